@@ -1,0 +1,47 @@
+"""The package builds as a wheel that installs into a clean virtual environment, imports, and whose
+console scripts all answer `--help`."""
+import configparser
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DEV_TORCH = "torch==2.13.0"  # the CPU build used for development; see Makefile
+
+
+def console_scripts():
+    cfg = configparser.ConfigParser(delimiters=["="])
+    cfg.read(ROOT / "settings.ini")
+    return [entry.split("=")[0] for entry in cfg["DEFAULT"].get("console_scripts", "").split()]
+
+
+def run(*args, **kwargs):
+    return subprocess.run(args, check=True, capture_output=True, text=True, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def installed_wheel(tmp_path_factory):
+    "Build the wheel and install it (with its requirements) into a fresh virtual environment."
+    tmp = tmp_path_factory.mktemp("wheel")
+    run(sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(tmp / "dist"), str(ROOT))
+    wheel = next((tmp / "dist").glob("cocogold-*.whl"))
+    venv.create(tmp / "venv", with_pip=True)
+    bin_dir = tmp / "venv" / "bin"
+    run(str(bin_dir / "python"), "-m", "pip", "install", "--quiet", DEV_TORCH)
+    run(str(bin_dir / "python"), "-m", "pip", "install", "--quiet", str(wheel))
+    return bin_dir
+
+
+def test_wheel_imports(installed_wheel):
+    out = run(str(installed_wheel / "python"), "-c", "import cocogold, cocogold.core; print(cocogold.__file__)",
+              cwd=installed_wheel)
+    assert "site-packages" in out.stdout
+
+
+@pytest.mark.parametrize("script", console_scripts())
+def test_console_script_help(installed_wheel, script):
+    out = run(str(installed_wheel / script), "--help")
+    assert "usage" in out.stdout.lower()
