@@ -1,0 +1,86 @@
+"""Benchmark `CocogoldPipeline` against diffusers' Marigold pipelines on the same tiny components, in one run.
+
+Both pipelines get the same UNet, VAE, text encoder, tokenizer and trailing DDIM scheduler, the same
+image, processing resolution, number of steps and ensemble size, and run all ensemble members of an
+image in one UNet batch (Marigold with `batch_size=ensemble_size`). Marigold conditions on the empty
+prompt (2 tokens); to give both UNets the same work, its cached empty-prompt embedding is replaced by
+cocogold's 77-token prompt embedding. Calls alternate between the two pipelines; the figure is the
+ratio of median wall times. Target: cocogold / Marigold <= 1.05.
+
+With `--ensemble-size` > 1 the comparison uses `MarigoldDepthPipeline` when scipy (its affine
+ensembling) is installed, else `MarigoldNormalsPipeline` (the same loop, ensembling without scipy).
+
+Usage: `python benchmarks/bench_pipeline.py [--steps 4] [--ensemble-sizes 1 4] [--resolution 128] [--repeats 10]`."""
+import argparse
+import importlib.util
+import statistics
+import time
+
+import numpy as np
+import torch
+from diffusers import MarigoldDepthPipeline, MarigoldNormalsPipeline
+from PIL import Image
+
+from cocogold.model import tiny_components
+from cocogold.pipeline import CocogoldPipeline
+
+PROMPT = "a dog"
+
+
+def marigold_for(ensemble_size: int, pipe: CocogoldPipeline):
+    "The diffusers Marigold pipeline to compare with, on `pipe`'s components, conditioned like `pipe`."
+    components = dict(unet=pipe.unet, vae=pipe.vae, scheduler=pipe.scheduler, text_encoder=pipe.text_encoder,
+                      tokenizer=pipe.tokenizer)
+    if ensemble_size == 1 or importlib.util.find_spec("scipy"):
+        marigold, kwargs = MarigoldDepthPipeline(**components, prediction_type="depth"), {}
+    else: marigold, kwargs = MarigoldNormalsPipeline(**components), {"ensembling_kwargs": {"reduction": "mean"}}
+    marigold.empty_text_embedding = pipe.prompt_encoder([PROMPT])
+    marigold.set_progress_bar_config(disable=True)
+    return marigold, kwargs
+
+
+def time_call(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def compare(pipe: CocogoldPipeline, image: Image.Image, steps: int, ensemble_size: int, resolution: int, repeats: int):
+    "Print median seconds per call of both pipelines and their ratio."
+    marigold, extra = marigold_for(ensemble_size, pipe)
+    common = dict(num_inference_steps=steps, ensemble_size=ensemble_size, processing_resolution=resolution,
+                  batch_size=1, generator=None)
+    run_cocogold = lambda: pipe(image, PROMPT, **common)
+    run_marigold = lambda: marigold(image, **{**common, "batch_size": ensemble_size}, **extra)
+    for fn in (run_cocogold, run_marigold): fn()
+    ours, theirs = [], []
+    for _ in range(repeats):
+        ours.append(time_call(run_cocogold))
+        theirs.append(time_call(run_marigold))
+    ratio = statistics.median(ours) / statistics.median(theirs)
+    print(f"ensemble {ensemble_size}, {steps} steps, {resolution} px: cocogold {statistics.median(ours) * 1000:.1f} ms "
+          f"(min {min(ours) * 1000:.1f}), {type(marigold).__name__} {statistics.median(theirs) * 1000:.1f} ms "
+          f"(min {min(theirs) * 1000:.1f}); ratio {ratio:.3f} (target <= 1.05)")
+    return ratio
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=4)
+    parser.add_argument("--ensemble-sizes", type=int, nargs="+", default=[1, 4])
+    parser.add_argument("--resolution", type=int, default=128)
+    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 keeps a shared machine's noise down)")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    pipe = CocogoldPipeline.from_components(tiny_components(seed=0))
+    pipe.set_progress_bar_config(disable=True)
+    image = Image.fromarray(np.random.default_rng(0).integers(0, 256, (args.resolution * 3 // 4, args.resolution, 3),
+                                                              dtype=np.uint8))
+    print(f"torch {torch.__version__}, {args.threads} thread(s), image {image.size[0]}x{image.size[1]}, {args.repeats} repeats")
+    for ensemble_size in args.ensemble_sizes:
+        compare(pipe, image, args.steps, ensemble_size, args.resolution, args.repeats)
+
+
+if __name__ == "__main__":
+    main()
