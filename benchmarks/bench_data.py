@@ -1,9 +1,11 @@
 """Benchmark the cocogold data layer against the original cocogold's methods, measured in the same run.
 
 1. Samples per second at 512 px from 640x480 JPEGs (synthetic COCO written to a temporary folder):
-   `CocoSegmentation` on the panoptic files, in one process and with 2 DataLoader workers, next to a
-   baseline that differs only in its mask path: pycocotools `COCO` over the instances file and polygons
-   rasterised by drawing them with matplotlib (the original's method). Target: >= 5x per process.
+   `CocoSegmentation` on the panoptic files, in one process and with 2 DataLoader workers, next to the
+   original cocogold's sample path: pycocotools `COCO` over the instances file, a LANCZOS-resized crop and
+   polygons rasterised by drawing them on a pyplot figure (same crops, chosen by `cocogold.crops`).
+   The two single-process rates are timed in alternating slices, so that load from other processes on
+   the machine affects both alike. Target: >= 5x per process.
 2. Index build for a COCO-train-sized annotation file generated without images (118k images, ~820k
    segments by default): `read_panoptic_json` + the dataset's image filtering, next to pycocotools `COCO`
    over the matching instances file + per-image filtering by category and size. Each runs in a fresh
@@ -12,9 +14,10 @@
 
 Usage: `python benchmarks/bench_data.py [--samples 200] [--images 118000] [--part all|samples|index]`."""
 import argparse
+import contextlib
+import io
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -55,7 +58,8 @@ class MatplotlibBaseline(torch.utils.data.Dataset):
     each crop attempt cropped and resized with LANCZOS, masks drawn with matplotlib. Crop rules as in cocogold.crops."""
     def __init__(self, root, split, size=512, categories=BLOG, min_side=300, seed=0):
         from pycocotools.coco import COCO
-        self.coco, self.root, self.split, self.size, self.seed = COCO(str(Path(root)/f"annotations/instances_{split}2017.json")), Path(root), split, size, seed
+        with contextlib.redirect_stdout(io.StringIO()): self.coco = COCO(str(Path(root)/f"annotations/instances_{split}2017.json"))
+        self.root, self.split, self.size, self.seed = Path(root), split, size, seed
         self.cat_ids = self.coco.getCatIds(catNms=list(categories))
         self.image_ids = [i for i in sorted(self.coco.getImgIds()) if min(self.coco.imgs[i]["width"], self.coco.imgs[i]["height"]) >= min_side
                           and self.coco.getAnnIds(imgIds=i, catIds=self.cat_ids, iscrowd=False)]
@@ -82,12 +86,19 @@ class MatplotlibBaseline(torch.utils.data.Dataset):
         return dict(image=pixels, target=paint_target(pixels, mask), mask=mask, image_id=info["id"], crop_box=choice.box)
 
 
-def samples_per_second(dataset, n: int) -> float:
-    "Samples per second over `n` samples of a map-style dataset (after a 3-sample warm-up)."
-    for i in range(3): dataset[i % len(dataset)]
-    start = time.perf_counter()
-    for i in range(n): dataset[i % len(dataset)]
-    return n / (time.perf_counter() - start)
+def interleaved_samples_per_second(datasets: list, counts: list, rounds: int = 10) -> list:
+    """Samples per second of each map-style dataset, timed in `rounds` alternating slices of `counts[k] / rounds`
+    samples each, so that a change in the machine's load affects all of them alike (after a 3-sample warm-up)."""
+    for ds in datasets:
+        for i in range(3): ds[i % len(ds)]
+    seconds, done = [0.0] * len(datasets), [0] * len(datasets)
+    for _ in range(rounds):
+        for k, ds in enumerate(datasets):
+            start = time.perf_counter()
+            for _ in range(counts[k] // rounds):
+                ds[done[k] % len(ds)]; done[k] += 1
+            seconds[k] += time.perf_counter() - start
+    return [n / t for n, t in zip(done, seconds)]
 
 
 def loader_samples_per_second(dataset, n: int, workers: int) -> tuple:
@@ -113,10 +124,9 @@ def bench_samples(n: int, images: int):
         print(f"[samples] wrote {images} synthetic 640x480 images in {time.perf_counter() - start:.1f} s")
         ours = CocoSegmentation(open_coco(root, "train"), size=512, min_side=300)
         base = MatplotlibBaseline(root, "train", size=512)
-        one = samples_per_second(ours, n)
-        ref = samples_per_second(base, max(n // 4, 20))
+        one, ref = interleaved_samples_per_second([ours, base], [n, max(n // 4, 20)])
         two, two_warm = loader_samples_per_second(ours, 2 * n, workers=2)
-        print(f"[samples] cocogold CocoSegmentation, 512 px, 1 process: {one:.1f} samples/s")
+        print(f"[samples] cocogold CocoSegmentation, 512 px, 1 process: {one:.1f} samples/s (timed interleaved with the baseline)")
         print(f"[samples] baseline (pycocotools + matplotlib polygons), 1 process: {ref:.1f} samples/s")
         print(f"[samples] speed-up per process: {one / ref:.1f}x (target >= 5x: {'PASS' if one / ref >= 5 else 'FAIL'})")
         print(f"[samples] cocogold with 2 DataLoader workers (batch 8): {two:.1f} samples/s with start-up, "
@@ -194,12 +204,17 @@ class _IndexTouch(torch.utils.data.Dataset):
         return len(rec), (_private_kb() if i % 1000 == 999 else 0)
 
 
+def _peak_rss_mb() -> float:
+    "Peak resident memory of this process in MB (VmHWM: unlike ru_maxrss, not inherited from the parent at fork)."
+    line = next(l for l in Path("/proc/self/status").read_text().splitlines() if l.startswith("VmHWM:"))
+    return int(line.split()[1]) / 1024
+
+
 def measure(method: str, path: str, extra: str = "") -> dict:
     "Run one index-building method on `path` in this process; time and memory figures as a dict."
-    usage = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    usage = _peak_rss_mb
     if method == "pycocotools":
         from pycocotools.coco import COCO
-        import contextlib, io
         before = usage(); start = time.perf_counter()
         with contextlib.redirect_stdout(io.StringIO()): coco = COCO(path)
         cat_ids = coco.getCatIds(catNms=BLOG)

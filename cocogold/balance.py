@@ -6,7 +6,7 @@
 __all__ = ['class_balance', 'balance_table', 'plot_balance', 'plot_balance_comparison', 'write_balance', 'balance_report',
            'cocogold_balance']
 
-# %% ../nbs/05_balance.ipynb #23545d57
+# %% ../nbs/05_balance.ipynb #8b17891b
 import json
 import re
 import sys
@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 from .coco import open_coco
 from .dataset import CocoSegmentation
 
-# %% ../nbs/05_balance.ipynb #3a85dc17
+# %% ../nbs/05_balance.ipynb #81559daa
 def _samples(dataset, n_samples: int, seed: int):
     "`n_samples` samples of `dataset`: seeded random order with a new epoch per pass (map-style), or the stream repeated."
     rng, done, epoch = np.random.default_rng(seed), 0, 0
@@ -49,7 +49,7 @@ def class_balance(dataset, n_samples: int = 1000, seed: int = 0, progress: bool 
     order = sorted(counts, key=lambda c: (-counts[c], c))
     return {"counts": {c: counts[c] for c in order}, "area_fraction": {c: areas[c] / counts[c] for c in order}}
 
-# %% ../nbs/05_balance.ipynb #6b25346c
+# %% ../nbs/05_balance.ipynb #8baea5d4
 def balance_table(stats: dict) -> str:
     "A text table of `class_balance` results: category, count, share of samples, mean mask-area fraction."
     total = sum(stats["counts"].values())
@@ -80,7 +80,7 @@ def plot_balance_comparison(before: dict, after: dict, ax=None):
     ax.set_xticks(x, cats, rotation=60); ax.set_ylabel("share of samples"); ax.legend(); ax.set_title("balanced sampling")
     return ax
 
-# %% ../nbs/05_balance.ipynb #e0b971bd
+# %% ../nbs/05_balance.ipynb #0f3f3754
 def _chart(path, draw, n_categories: int):
     "Save the chart that `draw(ax)` makes to `path`."
     fig, ax = plt.subplots(figsize=(max(5, 0.6 * n_categories), 3.5))

@@ -4,17 +4,20 @@
 
 # %% auto #0
 __all__ = ['KEY_COLOURS', 'ImageReadError', 'load_rgb', 'pil_to_tensor', 'tensor_to_pil', 'key_colour', 'desaturate_highlights',
-           'set_seed']
+           'set_seed', 'cli_parser', 'cli']
 
-# %% ../nbs/00_core.ipynb #02c78d2f
+# %% ../nbs/00_core.ipynb #e823db25
 import random
+import sys
+from functools import wraps
 from pathlib import Path
 
 import numpy as np
 import torch
+from fastcore.script import anno_parser
 from PIL import Image, UnidentifiedImageError
 
-# %% ../nbs/00_core.ipynb #86b7c4b7
+# %% ../nbs/00_core.ipynb #890a7161
 class ImageReadError(OSError):
     "An image file that is missing, truncated or not an image."
 
@@ -39,7 +42,7 @@ def load_rgb(path) -> Image.Image:
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         raise ImageReadError(f"cannot read image {path}: {e}") from e
 
-# %% ../nbs/00_core.ipynb #cf20787d
+# %% ../nbs/00_core.ipynb #6c9398c4
 def pil_to_tensor(img: Image.Image) -> torch.Tensor:
     "An RGB PIL image as a float32 tensor of shape 3xHxW with values in [-1, 1]."
     arr = np.asarray(_to_rgb(img), dtype=np.float32)
@@ -51,7 +54,7 @@ def tensor_to_pil(t: torch.Tensor) -> Image.Image:
     arr = ((t.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
     return Image.fromarray(arr.permute(1, 2, 0).numpy())
 
-# %% ../nbs/00_core.ipynb #51d47c02
+# %% ../nbs/00_core.ipynb #1e2e20ac
 KEY_COLOURS = {"white": (1.0, 1.0, 1.0), "green": (-1.0, 1.0, -1.0)}
 
 
@@ -60,7 +63,7 @@ def key_colour(name: str) -> torch.Tensor:
     if name not in KEY_COLOURS: raise ValueError(f"unknown key colour {name!r}; choose one of {sorted(KEY_COLOURS)}")
     return torch.tensor(KEY_COLOURS[name], dtype=torch.float32).view(3, 1, 1)
 
-# %% ../nbs/00_core.ipynb #211d441b
+# %% ../nbs/00_core.ipynb #8786752f
 def desaturate_highlights(image: torch.Tensor, threshold: float = 0.9, strength: float = 0.85) -> torch.Tensor:
     """Darken near-white pixels of `image` (...x3xHxW, values in [-1, 1]).
 
@@ -69,7 +72,31 @@ def desaturate_highlights(image: torch.Tensor, threshold: float = 0.9, strength:
     near_white = (image > threshold).all(dim=-3, keepdim=True)
     return torch.where(near_white, image * strength, image)
 
-# %% ../nbs/00_core.ipynb #986b7235
+# %% ../nbs/00_core.ipynb #44483425
 def set_seed(seed: int) -> None:
     "Seed Python's `random`, NumPy and torch (all devices) with `seed`."
     random.seed(seed); np.random.seed(seed % 2**32); torch.manual_seed(seed)
+
+# %% ../nbs/00_core.ipynb #eb3d3363
+def cli_parser(func):
+    "fastcore's `anno_parser` for `func`, accepting every `--long_option` also as `--long-option`."
+    parser = anno_parser(func)
+    for action in parser._actions:
+        for option in list(action.option_strings):
+            if option.startswith("--") and "_" in option:
+                hyphenated = option.replace("_", "-")
+                action.option_strings.insert(0, hyphenated)
+                parser._option_string_actions[hyphenated] = action
+    return parser
+
+
+def cli(func):
+    """Make `func` a console script: called with arguments it is `func`; called with none (as the
+    script's entry point) it parses `sys.argv` with `cli_parser` and runs `func`, returning None."""
+    @wraps(func)
+    def _entry_point(*args, **kwargs):
+        if args or kwargs: return func(*args, **kwargs)
+        options = vars(cli_parser(func).parse_args(sys.argv[1:]))
+        for hidden in ("pdb", "xtra"): options.pop(hidden, None)
+        func(**options)
+    return _entry_point

@@ -6,12 +6,12 @@
 __all__ = ['random_square_crop', 'overlap_areas', 'usable_instances', 'crop_around', 'instance_weights', 'choose_instance',
            'CropChoice', 'choose_crop']
 
-# %% ../nbs/02_crops.ipynb #4b984e2c
+# %% ../nbs/02_crops.ipynb #c01f4fba
 from dataclasses import dataclass
 
 import numpy as np
 
-# %% ../nbs/02_crops.ipynb #101647ec
+# %% ../nbs/02_crops.ipynb #d8dbbfda
 def random_square_crop(width: int, height: int, rng: np.random.Generator) -> tuple:
     "A uniformly placed square crop `(x0, y0, x1, y1)` of side min(`width`, `height`) pixels."
     side = min(width, height)
@@ -26,7 +26,7 @@ def overlap_areas(bboxes: np.ndarray, crop: tuple) -> np.ndarray:
     h = np.clip(np.minimum(b[:, 1] + b[:, 3], crop[3]) - np.maximum(b[:, 1], crop[1]), 0, None)
     return w * h
 
-# %% ../nbs/02_crops.ipynb #447c1cbd
+# %% ../nbs/02_crops.ipynb #8c951a46
 def usable_instances(bboxes, crowd, crop: tuple, box_fraction: float = 0.75, crop_fraction: float = 0.15) -> np.ndarray:
     """Boolean [K]: which instances (boxes Kx4 `[x, y, w, h]`, crowd flags [K]) a `crop` (x0, y0, x1, y1) can use.
 
@@ -37,7 +37,7 @@ def usable_instances(bboxes, crowd, crop: tuple, box_fraction: float = 0.75, cro
     contained = (overlap >= box_fraction * b[:, 2] * b[:, 3]) | (overlap >= crop_fraction * crop_area)
     return contained & (overlap > 0) & ~np.asarray(crowd, bool)
 
-# %% ../nbs/02_crops.ipynb #cec7312f
+# %% ../nbs/02_crops.ipynb #41ba3fcc
 def _crop_start(lo: float, size: float, side: int, limit: int, rng) -> int:
     "Start of a `side`-long interval in [0, limit] containing [lo, lo + size] (centred on it if too long)."
     first, last = max(0, int(np.ceil(lo + size - side))), min(limit - side, int(np.floor(lo)))
@@ -51,7 +51,7 @@ def crop_around(bbox, width: int, height: int, rng: np.random.Generator) -> tupl
     x0, y0 = _crop_start(bbox[0], bbox[2], side, width, rng), _crop_start(bbox[1], bbox[3], side, height, rng)
     return x0, y0, x0 + side, y0 + side
 
-# %% ../nbs/02_crops.ipynb #722c5696
+# %% ../nbs/02_crops.ipynb #e1a3cd9c
 def instance_weights(areas) -> np.ndarray:
     "Weights 1 + log2(area / min(area)) of candidate instances with positive `areas` (pixels) [K]."
     areas = np.asarray(areas, np.float64)
@@ -63,7 +63,7 @@ def choose_instance(areas, rng: np.random.Generator) -> int:
     w = instance_weights(areas)
     return int(rng.choice(len(w), p=w / w.sum()))
 
-# %% ../nbs/02_crops.ipynb #a94e1a8f
+# %% ../nbs/02_crops.ipynb #2da0ac0d
 @dataclass
 class CropChoice:
     "A crop (x0, y0, x1, y1) in source pixels, the chosen instance and the instances painted in the mask."

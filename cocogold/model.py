@@ -6,7 +6,7 @@
 __all__ = ['TINY_WORDS', 'SD2_SCHEDULER_CONFIG', 'TINY_TEXT_WIDTH', 'COMPONENT_NAMES', 'tiny_tokenizer', 'training_scheduler',
            'tiny_components', 'widen_conv_in', 'load_components', 'encode_images', 'decode_latents', 'PromptEncoder']
 
-# %% ../nbs/06_model.ipynb #950fb7e6
+# %% ../nbs/06_model.ipynb #3cc3ba4d
 import json
 import tempfile
 from pathlib import Path
@@ -16,7 +16,7 @@ from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
 from tokenizers.pre_tokenizers import ByteLevel
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
-# %% ../nbs/06_model.ipynb #d190bd6d
+# %% ../nbs/06_model.ipynb #944a0145
 _COCO_THINGS = """person bicycle car motorcycle airplane bus train truck boat traffic light fire hydrant stop sign
 parking meter bench bird cat dog horse sheep cow elephant bear zebra giraffe backpack umbrella handbag tie suitcase
 frisbee skis snowboard sports ball kite baseball bat glove skateboard surfboard tennis racket bottle wine glass cup
@@ -34,7 +34,7 @@ segment mask object picture photo image"""
 
 TINY_WORDS = tuple(dict.fromkeys((_COCO_THINGS + " " + _COCO_STUFF + " " + _CAPTION_WORDS).split()))
 
-# %% ../nbs/06_model.ipynb #58200a48
+# %% ../nbs/06_model.ipynb #78e7448a
 def _apply_merges(symbols: list, ranks: dict) -> list:
     "Byte-pair encode `symbols` with the merge `ranks` ((left, right) -> rank), as CLIP's BPE does."
     while len(symbols) > 1:
@@ -55,7 +55,7 @@ def _merges_for_words(words) -> list:
             pieces = _apply_merges(pieces, ranks)
     return list(ranks)
 
-# %% ../nbs/06_model.ipynb #66d09501
+# %% ../nbs/06_model.ipynb #74eb5647
 def tiny_tokenizer(folder=None) -> CLIPTokenizer:
     """A `CLIPTokenizer` whose `vocab.json` / `merges.txt` are written to `folder` (temporary when None).
 
@@ -72,7 +72,7 @@ def tiny_tokenizer(folder=None) -> CLIPTokenizer:
         (folder/"merges.txt").write_text("#version: 0.2\n" + "".join(f"{a} {b}\n" for a, b in merges))
         return CLIPTokenizer.from_pretrained(folder, model_max_length=77)
 
-# %% ../nbs/06_model.ipynb #7e9dbec1
+# %% ../nbs/06_model.ipynb #7c20cdf6
 SD2_SCHEDULER_CONFIG = dict(num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012,
                             beta_schedule="scaled_linear", prediction_type="v_prediction", clip_sample=False,
                             steps_offset=1)
@@ -88,7 +88,7 @@ def training_scheduler(kind: str = "trailing", base=None) -> DDPMScheduler:
         config.update(rescale_betas_zero_snr=True, timestep_spacing="trailing", prediction_type="v_prediction")
     return DDPMScheduler.from_config(config)
 
-# %% ../nbs/06_model.ipynb #6eb0376b
+# %% ../nbs/06_model.ipynb #921b75f8
 TINY_TEXT_WIDTH = 64
 
 def _tiny_vae(sample_size: int) -> AutoencoderKL:
@@ -129,7 +129,7 @@ def tiny_components(seed: int = 0, sample_size: int = 64) -> dict:
                     text_encoder=_tiny_text_encoder(tokenizer), tokenizer=tokenizer,
                     scheduler=training_scheduler("sd2"))
 
-# %% ../nbs/06_model.ipynb #a19b1f21
+# %% ../nbs/06_model.ipynb #24a8a520
 def widen_conv_in(unet: UNet2DConditionModel) -> UNet2DConditionModel:
     """Widen `unet.conv_in` from 4 to 8 input channels in place (Marigold's recipe: weights duplicated
     and halved, bias kept) and set `config.in_channels = 8`. A UNet that already takes 8 channels is
@@ -146,7 +146,7 @@ def widen_conv_in(unet: UNet2DConditionModel) -> UNet2DConditionModel:
     unet.register_to_config(in_channels=8)
     return unet
 
-# %% ../nbs/06_model.ipynb #201350a0
+# %% ../nbs/06_model.ipynb #dcd3040c
 COMPONENT_NAMES = ("unet", "vae", "text_encoder", "tokenizer", "scheduler")
 _WEIGHT_CLASSES = dict(unet=UNet2DConditionModel, vae=AutoencoderKL, text_encoder=CLIPTextModel)
 
@@ -172,7 +172,7 @@ def load_components(path_or_id, torch_dtype=None) -> dict:
     widen_conv_in(components["unet"])
     return components
 
-# %% ../nbs/06_model.ipynb #8d90fa04
+# %% ../nbs/06_model.ipynb #8c4abbc9
 def _check_batch(x: torch.Tensor, name: str, channels: int):
     if not torch.is_tensor(x) or x.ndim != 4 or x.shape[1] != channels:
         raise ValueError(f"{name} must be a Bx{channels}xHxW tensor, got {getattr(x, 'shape', type(x))}")
@@ -194,7 +194,7 @@ def decode_latents(vae: AutoencoderKL, latents: torch.Tensor) -> torch.Tensor:
     _check_batch(latents, "latents", vae.config.latent_channels)
     return vae.decode(latents.to(vae.dtype) / vae.config.scaling_factor).sample.clamp(-1, 1)
 
-# %% ../nbs/06_model.ipynb #7141d42f
+# %% ../nbs/06_model.ipynb #a81339c1
 class PromptEncoder:
     "Embed prompts with a frozen `text_encoder` and `tokenizer`, caching each distinct prompt's embedding."
     def __init__(self, text_encoder: CLIPTextModel, tokenizer: CLIPTokenizer):

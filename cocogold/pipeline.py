@@ -6,7 +6,7 @@
 __all__ = ['logger', 'PREDICTION_MODES', 'CocogoldOutput', 'inference_scheduler', 'CocogoldPipeline', 'ImageBatch',
            'predict_files', 'cocogold_predict']
 
-# %% ../nbs/08_pipeline.ipynb #42d61dc3
+# %% ../nbs/08_pipeline.ipynb #9d3fde88
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,13 +22,13 @@ from fastcore.script import Param, call_parse
 from PIL import Image
 from transformers import CLIPTextModel, CLIPTokenizer
 
-from .core import load_rgb, pil_to_tensor
+from .core import desaturate_highlights, load_rgb, pil_to_tensor
 from .model import COMPONENT_NAMES, PromptEncoder, decode_latents, encode_images
 from .postprocess import ensemble_masks, overlay_mask, read_mask
 
 logger = logging.getLogger(__name__)
 
-# %% ../nbs/08_pipeline.ipynb #5cc742fc
+# %% ../nbs/08_pipeline.ipynb #fa5aa5a9
 @dataclass
 class CocogoldOutput(BaseOutput):
     """Output of `CocogoldPipeline` for N input images (H x W: the input size when `match_input_resolution`,
@@ -48,13 +48,13 @@ class CocogoldOutput(BaseOutput):
     prediction: np.ndarray | torch.Tensor | list
     uncertainty: None | np.ndarray | torch.Tensor | list
 
-# %% ../nbs/08_pipeline.ipynb #77700915
+# %% ../nbs/08_pipeline.ipynb #06452827
 def inference_scheduler(scheduler) -> DDIMScheduler:
     "A `DDIMScheduler` with `scheduler`'s betas and prediction type and trailing timestep spacing."
     if isinstance(scheduler, DDIMScheduler) and scheduler.config.timestep_spacing == "trailing": return scheduler
     return DDIMScheduler.from_config(scheduler.config, timestep_spacing="trailing")
 
-# %% ../nbs/08_pipeline.ipynb #bac6304b
+# %% ../nbs/08_pipeline.ipynb #32f164bb
 PREDICTION_MODES = ("diffusion", "single_step")
 
 
@@ -66,7 +66,7 @@ class CocogoldPipeline(DiffusionPipeline):
     def __init__(self, unet: UNet2DConditionModel, vae: AutoencoderKL, text_encoder: CLIPTextModel,
                  tokenizer: CLIPTokenizer, scheduler, default_denoising_steps: int = 4,
                  default_processing_resolution: int = 512, key_colour: str = "white", threshold: float | None = None,
-                 opening_kernel: int = 3, prediction_mode: str = "diffusion"):
+                 opening_kernel: int = 3, desaturate_input: bool = False, prediction_mode: str = "diffusion"):
         super().__init__()
         if prediction_mode not in PREDICTION_MODES:
             raise ValueError(f"prediction_mode must be one of {PREDICTION_MODES}, got {prediction_mode!r}")
@@ -77,7 +77,8 @@ class CocogoldPipeline(DiffusionPipeline):
                               scheduler=inference_scheduler(scheduler))
         self.register_to_config(default_denoising_steps=default_denoising_steps,
                                 default_processing_resolution=default_processing_resolution, key_colour=key_colour,
-                                threshold=threshold, opening_kernel=opening_kernel, prediction_mode=prediction_mode)
+                                threshold=threshold, opening_kernel=opening_kernel, desaturate_input=desaturate_input,
+                                prediction_mode=prediction_mode)
         self.vae_scale_factor = 2 ** (len(vae.config.block_out_channels) - 1)
         self.image_processor = MarigoldImageProcessor(vae_scale_factor=self.vae_scale_factor)
         self.prompt_encoder = PromptEncoder(text_encoder, tokenizer)
@@ -99,7 +100,7 @@ class CocogoldPipeline(DiffusionPipeline):
         kwargs.setdefault("use_safetensors", True)
         return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
 
-# %% ../nbs/08_pipeline.ipynb #926b8333
+# %% ../nbs/08_pipeline.ipynb #8f3b3ec6
 def _as_list(image) -> list:
     "`image` as a list of single images: a list as is, a 4-D array or tensor split along its first axis."
     if isinstance(image, (list, tuple)): return list(image)
@@ -140,13 +141,13 @@ def check_inputs(self: CocogoldPipeline, image, prompt, num_inference_steps: int
     if generator is not None and not isinstance(generator, torch.Generator):
         raise ValueError(f"generator must be one torch.Generator, got {type(generator).__name__}")
     if latents is not None and generator is not None: raise ValueError("pass latents or generator, not both")
-    if self.config.prediction_mode == "single_step" and (ensemble_size > 1 or latents is not None):
-        raise ValueError("prediction_mode 'single_step' is deterministic: it takes no latents and ensemble_size 1")
+    if self.config.prediction_mode == "single_step" and latents is not None:
+        raise ValueError("prediction_mode 'single_step' starts from a zero latent: it takes no latents")
     if latents is not None and (not torch.is_tensor(latents) or latents.ndim != 4 or latents.shape[0] != len(images) * ensemble_size):
         raise ValueError(f"latents must be a tensor of shape ({len(images) * ensemble_size}, 4, h, w): one per image and ensemble member")
     return images, prompts
 
-# %% ../nbs/08_pipeline.ipynb #c54e2752
+# %% ../nbs/08_pipeline.ipynb #52fad3f3
 @dataclass
 class ImageBatch:
     "Consecutive input images `start:stop` prepared for the model."
@@ -177,7 +178,7 @@ def prepare_images(self: CocogoldPipeline, images: list, processing_resolution: 
         else: batches.append(ImageBatch(i, i + 1, pixels, padding, [tuple(size)]))
     return batches
 
-# %% ../nbs/08_pipeline.ipynb #e4992221
+# %% ../nbs/08_pipeline.ipynb #8d23efd9
 @patch
 def prepare_noise(self: CocogoldPipeline, image_latent: torch.Tensor, start: int, latents, generator) -> torch.Tensor:
     "Starting target latents for `image_latent` (B x 4 x h x w): zeros, `latents[start:start + B]`, or noise from `generator`."
@@ -204,15 +205,17 @@ def denoise(self: CocogoldPipeline, image_latent: torch.Tensor, target_latent: t
         target_latent = step.prev_sample
     return step.pred_original_sample
 
-# %% ../nbs/08_pipeline.ipynb #3297f711
+# %% ../nbs/08_pipeline.ipynb #19aac569
 @patch
 def read_back(self: CocogoldPipeline, predictions: torch.Tensor, size=None) -> tuple:
     """`(mask, prediction, uncertainty)` of one image from its E members' `predictions` (E x 3 x h x w in
     [0, 1]), resized to `size` (H, W) when given: bool HxW, float 3xHxW (members' mean), float HxW."""
     if size is not None: predictions = self.image_processor.resize_antialias(predictions, size, "bilinear", is_aa=False)
-    masks = read_mask(predictions.float(), self.config.key_colour, self.config.threshold, self.config.opening_kernel)
+    predictions = predictions.float()
+    masks = read_mask(predictions, self.config.key_colour, self.config.threshold, self.config.opening_kernel)
+    if len(masks) == 1: return masks[0], predictions[0], torch.zeros(masks.shape[1:], device=masks.device)
     mask, uncertainty = ensemble_masks(masks.float())
-    return mask, predictions.float().mean(dim=0), uncertainty
+    return mask, predictions.mean(dim=0), uncertainty
 
 
 def _collect(items, output_type: str, channels_last: bool = False):
@@ -221,7 +224,7 @@ def _collect(items, output_type: str, channels_last: bool = False):
     if any(x.shape != items[0].shape for x in items): return list(items)
     return np.stack(items) if output_type == "np" else torch.stack(items)
 
-# %% ../nbs/08_pipeline.ipynb #c8388d5c
+# %% ../nbs/08_pipeline.ipynb #fc90e5d8
 @patch
 @torch.no_grad()
 def __call__(self: CocogoldPipeline, image, prompt, num_inference_steps: int | None = None, ensemble_size: int = 1,
@@ -235,7 +238,8 @@ def __call__(self: CocogoldPipeline, image, prompt, num_inference_steps: int | N
             those, or a list of any of them; sizes may differ.
         prompt: one str for all images, or a list of one str per image.
         num_inference_steps: DDIM steps (None: `config.default_denoising_steps`; 1 in single_step mode).
-        ensemble_size: noise draws per image; they run in the same UNet batch and vote on the mask.
+        ensemble_size: noise draws per image; they run in the same UNet batch and vote on the mask
+            (taken as 1 in single_step mode, which draws no noise).
         processing_resolution: longest side (pixels, multiple of 8) the model sees; 0 for the native size;
             None for `config.default_processing_resolution`.
         match_input_resolution: resize the outputs to each input's size (else the processing size).
@@ -250,12 +254,15 @@ def __call__(self: CocogoldPipeline, image, prompt, num_inference_steps: int | N
     if processing_resolution is None: processing_resolution = self.config.default_processing_resolution
     images, prompts = self.check_inputs(image, prompt, num_inference_steps, ensemble_size, processing_resolution,
                                         batch_size, generator, latents, output_type)
-    if self.config.prediction_mode == "single_step": num_inference_steps = 1
+    if self.config.prediction_mode == "single_step":
+        if ensemble_size > 1: logger.warning("single_step predictions are deterministic: ensemble_size %d -> 1", ensemble_size)
+        num_inference_steps, ensemble_size = 1, 1
     device, dtype = self._execution_device, self.dtype
     contexts = self.prompt_encoder(prompts).to(device, dtype)
     results = []
     for batch in self.prepare_images(images, processing_resolution, batch_size, device, dtype):
-        image_latent = encode_images(self.vae, batch.pixels).repeat_interleave(ensemble_size, dim=0)
+        pixels = desaturate_highlights(batch.pixels) if self.config.desaturate_input else batch.pixels
+        image_latent = encode_images(self.vae, pixels).repeat_interleave(ensemble_size, dim=0)
         target_latent = self.prepare_noise(image_latent, batch.start * ensemble_size, latents, generator)
         context = contexts[batch.start:batch.stop].repeat_interleave(ensemble_size, dim=0)
         clean_latent = self.denoise(image_latent, target_latent, context, num_inference_steps)
@@ -269,7 +276,7 @@ def __call__(self: CocogoldPipeline, image, prompt, num_inference_steps: int | N
     return CocogoldOutput(mask=_collect(masks, output_type), prediction=_collect(predictions, output_type, channels_last=True),
                           uncertainty=_collect(uncertainties, output_type) if output_uncertainty else None)
 
-# %% ../nbs/08_pipeline.ipynb #00d51e67
+# %% ../nbs/08_pipeline.ipynb #82e0dc3a
 def predict_files(pipe: CocogoldPipeline, image_paths, prompt: str, out, ensemble_size: int = 1,
                   num_inference_steps: int | None = None, overlay: bool = False, seed: int = 0) -> list:
     """Run `pipe` on each of `image_paths` with `prompt` and write `out/<stem>.png` (uint8 mask of the

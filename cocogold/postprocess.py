@@ -6,7 +6,7 @@
 __all__ = ['DEFAULT_THRESHOLDS', 'GRID_TITLES', 'key_colour_margin', 'key_colour_mask', 'soft_key_colour_mask', 'open_mask',
            'read_mask', 'ensemble_masks', 'as_rgb_array', 'overlay_mask', 'show_grid']
 
-# %% ../nbs/07_postprocess.ipynb #63765279
+# %% ../nbs/07_postprocess.ipynb #e6a0f1d4
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +16,7 @@ from PIL import Image
 
 from .core import key_colour, tensor_to_pil
 
-# %% ../nbs/07_postprocess.ipynb #d7856e00
+# %% ../nbs/07_postprocess.ipynb #6db7dad0
 DEFAULT_THRESHOLDS = {"white": 0.9, "green": 0.35, "mask": 0.5}
 
 
@@ -50,14 +50,14 @@ def key_colour_mask(prediction: torch.Tensor, colour: str = "white", threshold: 
     "white" (every channel > threshold), "green" (distance to (0, 1, 0) < threshold) or "mask" (mean > threshold)."""
     return key_colour_margin(prediction, colour, threshold) > 0
 
-# %% ../nbs/07_postprocess.ipynb #8415ff43
+# %% ../nbs/07_postprocess.ipynb #55fe31c2
 def soft_key_colour_mask(prediction: torch.Tensor, colour: str = "white", threshold: float | None = None,
                          sharpness: float = 50.0) -> torch.Tensor:
     """Differentiable mask BxHxW with values in [0, 1]: `sigmoid(sharpness * margin)` where margin is
     `key_colour_margin(prediction, colour, threshold)`; above 0.5 where `key_colour_mask` is true."""
     return torch.sigmoid(sharpness * key_colour_margin(prediction, colour, threshold))
 
-# %% ../nbs/07_postprocess.ipynb #79b4b142
+# %% ../nbs/07_postprocess.ipynb #9c0b9657
 def _slide(mask: torch.Tensor, dim: int, kernel_size: int, erode: bool) -> torch.Tensor:
     "AND (erode) or OR (dilate) of `mask` with its neighbours within `kernel_size // 2` along `dim`."
     out, n = mask.clone(), mask.shape[dim]
@@ -81,13 +81,13 @@ def open_mask(mask: torch.Tensor, kernel_size: int = 3) -> torch.Tensor:
     if kernel_size < 1 or kernel_size % 2 == 0: raise ValueError(f"kernel_size must be odd and >= 1, got {kernel_size}")
     return _pool(_pool(mask, kernel_size, erode=True), kernel_size, erode=False)
 
-# %% ../nbs/07_postprocess.ipynb #1a34e4e8
+# %% ../nbs/07_postprocess.ipynb #cd9afc6f
 def read_mask(prediction: torch.Tensor, colour: str = "white", threshold: float | None = None,
               kernel_size: int = 3) -> torch.Tensor:
     "Bool mask BxHxW read back from `prediction` (float Bx3xHxW or 3xHxW in [0, 1]): `key_colour_mask` then `open_mask`."
     return open_mask(key_colour_mask(prediction, colour, threshold), kernel_size)
 
-# %% ../nbs/07_postprocess.ipynb #f0af18ec
+# %% ../nbs/07_postprocess.ipynb #e214e48e
 def ensemble_masks(soft_masks, threshold: float = 0.5) -> tuple[torch.Tensor, torch.Tensor]:
     """Combine K members' masks (float tensor Kx... with values in [0, 1], or a sequence of K such tensors).
     Returns `(mask, uncertainty)`: bool `mean > threshold`, and the per-pixel population standard
@@ -97,7 +97,7 @@ def ensemble_masks(soft_masks, threshold: float = 0.5) -> tuple[torch.Tensor, to
     soft_masks = soft_masks.float()
     return soft_masks.mean(dim=0) > threshold, soft_masks.std(dim=0, correction=0)
 
-# %% ../nbs/07_postprocess.ipynb #932e7483
+# %% ../nbs/07_postprocess.ipynb #d5d355d5
 def as_rgb_array(image) -> np.ndarray:
     """`image` as a uint8 HxWx3 array: a PIL image, a float tensor 3xHxW in [-1, 1], a float array HxWx3 in
     [0, 1], a uint8 array HxWx3, or a bool mask HxW (tensor or array; white where true)."""
@@ -113,7 +113,7 @@ def as_rgb_array(image) -> np.ndarray:
         if np.issubdtype(image.dtype, np.floating): return (np.clip(image, 0, 1) * 255).round().astype(np.uint8)
     raise ValueError(f"image must be PIL, float 3xHxW tensor, HxWx3 array or bool HxW mask, got {image.dtype} {image.shape}")
 
-# %% ../nbs/07_postprocess.ipynb #431449a0
+# %% ../nbs/07_postprocess.ipynb #43a5809f
 def overlay_mask(image, mask, colour: tuple[int, int, int] = (255, 0, 0), alpha: float = 0.5) -> Image.Image:
     """RGB PIL image of `image` (any form `as_rgb_array` takes) with the pixels of `mask` (bool HxW, tensor or
     array, the image's size) blended towards `colour` (RGB, 0-255) with opacity `alpha` in [0, 1]."""
@@ -123,7 +123,7 @@ def overlay_mask(image, mask, colour: tuple[int, int, int] = (255, 0, 0), alpha:
     tinted = (1 - alpha) * rgb + alpha * np.asarray(colour, dtype=np.float32)
     return Image.fromarray(np.where(mask.astype(bool)[..., None], tinted, rgb).round().astype(np.uint8))
 
-# %% ../nbs/07_postprocess.ipynb #0c8cf964
+# %% ../nbs/07_postprocess.ipynb #59f84131
 GRID_TITLES = ("image", "ground truth", "prediction", "mask")
 
 

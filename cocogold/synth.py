@@ -6,7 +6,7 @@
 __all__ = ['SYNTH_CATEGORIES', 'DEFAULT_SYNTH_CATEGORIES', 'SHAPES', 'CATEGORY_STYLES', 'draw_scene', 'ids_to_rgb',
            'make_synthetic_coco', 'parse_size', 'cocogold_synth']
 
-# %% ../nbs/04_synth.ipynb #ed9ec3b1
+# %% ../nbs/04_synth.ipynb #0ec03afc
 import json
 import logging
 from pathlib import Path
@@ -16,7 +16,7 @@ from fastcore.script import call_parse, Param
 from PIL import Image
 from pycocotools import mask as mask_utils
 
-# %% ../nbs/04_synth.ipynb #30086ce2
+# %% ../nbs/04_synth.ipynb #9549886c
 SYNTH_CATEGORIES = [  # (COCO id, name, supercategory, isthing)
     (1, "person", "person", 1), (3, "car", "vehicle", 1), (5, "airplane", "vehicle", 1), (7, "train", "vehicle", 1),
     (8, "truck", "vehicle", 1), (16, "bird", "animal", 1), (17, "cat", "animal", 1), (18, "dog", "animal", 1),
@@ -28,7 +28,7 @@ SYNTH_CATEGORIES = [  # (COCO id, name, supercategory, isthing)
 DEFAULT_SYNTH_CATEGORIES = ("car", "dining table", "chair", "train", "airplane", "giraffe", "clock", "toilet",
                             "bed", "bird", "truck", "cat", "horse", "dog", "person")
 
-# %% ../nbs/04_synth.ipynb #cdb0fe3e
+# %% ../nbs/04_synth.ipynb #80863904
 def _regular(n, phase=0.0):
     t = np.linspace(0, 2 * np.pi, n, endpoint=False) + phase
     return np.stack([0.5 + 0.5 * np.cos(t), 0.5 + 0.5 * np.sin(t)], 1)
@@ -65,10 +65,10 @@ CATEGORY_STYLES = {  # name: (shape, aspect w/h, colour, texture, texture colour
     "chair": ("ell", 0.8, (125, 35, 145), "flat", None),
     "bed": ("rectangle", 1.8, (235, 120, 175), "checker", (120, 40, 90)),
     "dining table": ("tee", 1.6, (20, 140, 140), "flat", None),
-    "toilet": ("octagon", 0.8, (200, 220, 250), "flat", None),
+    "toilet": ("octagon", 0.8, (185, 160, 235), "flat", None),
     "clock": ("ellipse", 1.0, (25, 25, 25), "rings", (235, 235, 235))}
 
-# %% ../nbs/04_synth.ipynb #05c51ca2
+# %% ../nbs/04_synth.ipynb #df742d90
 def _polygon_mask(polygon, width, height):
     "Boolean HxW mask of a polygon (Kx2 pixel coordinates), rasterised by pycocotools."
     rle = mask_utils.frPyObjects([polygon.reshape(-1).tolist()], height, width)
@@ -102,7 +102,7 @@ def _place_object(rng, name, width, height, scale_range=(0.25, 0.6)):
     if rng.random() < 0.5: poly[:, 0] = 1 - poly[:, 0]
     return np.round(poly * [w, h] + [x0, y0], 2)
 
-# %% ../nbs/04_synth.ipynb #3bfe4061
+# %% ../nbs/04_synth.ipynb #dd50bef3
 def _background(rng, width, height):
     "RGB float background and an HxW label map: 0 void, 1 sky, 2 grass (one scene in four is void)."
     yy, xx = np.mgrid[:height, :width]
@@ -169,7 +169,7 @@ def draw_scene(rng, width, height, categories, max_objects=4, crowd_prob=0.2, mi
     pixels = pixels + rng.normal(0, 6, pixels.shape)
     return np.clip(pixels, 0, 255).astype(np.uint8), id_map, segments
 
-# %% ../nbs/04_synth.ipynb #8a5fb8b3
+# %% ../nbs/04_synth.ipynb #c66a4264
 def ids_to_rgb(id_map):
     "Encode an HxW integer id map as an HxWx3 uint8 panoptic PNG array (id = R + 256 G + 256^2 B)."
     return np.stack([id_map % 256, id_map // 256 % 256, id_map // 65536 % 256], -1).astype(np.uint8)
@@ -195,7 +195,7 @@ def _segmentation(seg):
     rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
     return {"size": list(mask.shape), "counts": rle["counts"].decode("ascii")}
 
-# %% ../nbs/04_synth.ipynb #1a330262
+# %% ../nbs/04_synth.ipynb #e4065660
 def _category_table(names):
     "COCO category dicts for the things in `names` plus the stuff categories, with an error for unknown names."
     known = {n for _, n, _, thing in SYNTH_CATEGORIES if thing}
@@ -245,7 +245,7 @@ def make_synthetic_coco(out, split="train", n=8, seed=0, size=(160, 120), catego
     logging.getLogger(__name__).info("wrote %d synthetic %s images to %s", n, split, out)
     return out
 
-# %% ../nbs/04_synth.ipynb #18962524
+# %% ../nbs/04_synth.ipynb #21eaccc6
 def parse_size(text: str) -> tuple:
     "Parse 'WxH' (pixels) into a (width, height) tuple of ints, with an error naming the bad value."
     try: w, h = (int(v) for v in text.lower().split("x"))

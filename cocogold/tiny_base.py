@@ -4,13 +4,14 @@
 
 # %% auto #0
 __all__ = ['logger', 'PRETRAIN_CATEGORIES', 'scene_caption', 'CaptionedScenes', 'load_scenes', 'tiny_vae', 'train_vae',
-           'round_trip_iou', 'tiny_text_to_image_unet', 'train_text_to_image', 'base_pipeline', 'save_base',
-           'PretrainConfig', 'pretrain_base', 'cocogold_pretrain_base', 'tiny_base_path']
+           'round_trip_iou', 'first_masks', 'tiny_text_to_image_unet', 'train_text_to_image', 'base_pipeline',
+           'save_base', 'PretrainConfig', 'pretrain_base', 'cocogold_pretrain_base', 'tiny_base_path']
 
-# %% ../nbs/11_tiny_base.ipynb #b7f54b9b
+# %% ../nbs/11_tiny_base.ipynb #ba1b88a1
 import importlib.resources
 import json
 import logging
+import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -33,10 +34,10 @@ from .synth import CATEGORY_STYLES, make_synthetic_coco
 
 logger = logging.getLogger(__name__)
 
-# %% ../nbs/11_tiny_base.ipynb #bb50a0ec
+# %% ../nbs/11_tiny_base.ipynb #4823bf81
 PRETRAIN_CATEGORIES = tuple(CATEGORY_STYLES)
 
-# %% ../nbs/11_tiny_base.ipynb #bee4767e
+# %% ../nbs/11_tiny_base.ipynb #ed0a4124
 def scene_caption(things, stuff, rng: np.random.Generator, single_prob: float = 1 / 3) -> str:
     """A caption for a scene holding the thing categories `things` (names, repeats allowed) and the stuff
     categories `stuff` (names): either one of the things' names alone (probability `single_prob`) or all
@@ -48,7 +49,7 @@ def scene_caption(things, stuff, rng: np.random.Generator, single_prob: float = 
     caption = " and ".join(f"{'an' if n[0] in 'aeiou' else 'a'} {n}" for n in names)
     return caption + (" on the grass" if "grass-merged" in stuff else "")
 
-# %% ../nbs/11_tiny_base.ipynb #88bb036d
+# %% ../nbs/11_tiny_base.ipynb #3a63d169
 @dataclass
 class CaptionedScenes:
     "Scenes in memory: `images` float Nx3xSxS in [-1, 1]; per scene its `things` and `stuff` names and a bool KxSxS `masks` stack (one per thing in `things`)."
@@ -78,7 +79,7 @@ def load_scenes(root, split: str = "train") -> CaptionedScenes:
                                                 or [np.zeros((record.height, record.width), bool)])))
     return CaptionedScenes(torch.stack(images), things, stuff, masks)
 
-# %% ../nbs/11_tiny_base.ipynb #875afa67
+# %% ../nbs/11_tiny_base.ipynb #acc4d90f
 def tiny_vae(sample_size: int = 64) -> AutoencoderKL:
     "A 3-level AutoencoderKL (16, 32, 64 channels, 4 latent channels, downsampling factor 4) for `sample_size` px images."
     return AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4, layers_per_block=1, norm_num_groups=8,
@@ -86,7 +87,7 @@ def tiny_vae(sample_size: int = 64) -> AutoencoderKL:
                          up_block_types=("UpDecoderBlock2D",) * 3, mid_block_add_attention=False,
                          sample_size=sample_size)
 
-# %% ../nbs/11_tiny_base.ipynb #0d804588
+# %% ../nbs/11_tiny_base.ipynb #56e17fd6
 def _vae_batch(scenes: CaptionedScenes, batch_size: int, generator: torch.Generator) -> torch.Tensor:
     "A random batch (Bx3xSxS in [-1, 1]) of scenes, half of them with one category painted white, randomly flipped."
     picks = torch.randint(len(scenes), (batch_size,), generator=generator).tolist()
@@ -99,7 +100,7 @@ def _vae_batch(scenes: CaptionedScenes, batch_size: int, generator: torch.Genera
         images.append(image.flip(-1) if torch.rand(1, generator=generator).item() < 0.5 else image)
     return torch.stack(images)
 
-# %% ../nbs/11_tiny_base.ipynb #dd7979fd
+# %% ../nbs/11_tiny_base.ipynb #71bf6ff2
 def _timed_steps(steps: int, max_seconds: float | None, desc: str):
     "Step numbers 0..steps-1 with a progress bar, stopping early (with a log line) after `max_seconds`."
     start = time.perf_counter()
@@ -141,20 +142,25 @@ def train_vae(scenes: CaptionedScenes, steps: int = 1000, batch_size: int = 16, 
     _set_scaling_factor(vae, scenes.images)
     return vae
 
-# %% ../nbs/11_tiny_base.ipynb #a33cd808
+# %% ../nbs/11_tiny_base.ipynb #3e48a0bd
 @torch.no_grad()
-def round_trip_iou(vae: AutoencoderKL, scenes: CaptionedScenes, batch_size: int = 64) -> float:
-    """Mean IoU (in [0, 1]) between each scene's first category mask and the mask read back (`read_mask`)
-    from the VAE's round trip (`encode_images` then `decode_latents`) of the scene with that category painted white."""
-    masks = torch.stack([m[0] for m in scenes.masks])
-    targets = torch.stack([paint_target(image, mask) for image, mask in zip(scenes.images, masks)])
+def round_trip_iou(vae: AutoencoderKL, images: torch.Tensor, masks: torch.Tensor, batch_size: int = 64) -> float:
+    """Mean IoU (in [0, 1]) between `masks` (bool NxHxW) and the masks read back (`read_mask`) from the VAE's
+    round trip (`encode_images` then `decode_latents`) of `images` (float Nx3xHxW in [-1, 1]) with `masks` painted white."""
     ious = []
-    for start in range(0, len(targets), batch_size):
-        decoded = decode_latents(vae, encode_images(vae, targets[start:start + batch_size]))
-        ious += [mask_iou(p, g) for p, g in zip(read_mask((decoded + 1) / 2), masks[start:start + batch_size])]
+    for start in range(0, len(images), batch_size):
+        truth = masks[start:start + batch_size]
+        targets = torch.stack([paint_target(i, m) for i, m in zip(images[start:start + batch_size], truth)])
+        decoded = decode_latents(vae, encode_images(vae, targets))
+        ious += [mask_iou(p, g) for p, g in zip(read_mask((decoded + 1) / 2), truth)]
     return float(np.mean(ious))
 
-# %% ../nbs/11_tiny_base.ipynb #8fdf1a7e
+
+def first_masks(scenes: CaptionedScenes) -> torch.Tensor:
+    "The mask of each scene's first thing category (bool NxSxS; empty for a scene without things)."
+    return torch.stack([m[0] for m in scenes.masks])
+
+# %% ../nbs/11_tiny_base.ipynb #f49d2f25
 def tiny_text_to_image_unet(sample_size: int = 16, seed: int = 0) -> UNet2DConditionModel:
     "The tiny preset's UNet with SD2's 4 input channels, for latents of side `sample_size`; seeded by `seed`."
     config = tiny_components(seed=seed)["unet"].config
@@ -162,7 +168,7 @@ def tiny_text_to_image_unet(sample_size: int = 16, seed: int = 0) -> UNet2DCondi
         torch.manual_seed(seed)
         return UNet2DConditionModel.from_config({**config, "in_channels": 4, "sample_size": sample_size})
 
-# %% ../nbs/11_tiny_base.ipynb #3c4d178c
+# %% ../nbs/11_tiny_base.ipynb #54545ec9
 def _encode_prompts(text_encoder, tokenizer, captions: list) -> torch.Tensor:
     "The text encoder's last hidden state (BxLxD) for `captions`, padded to the tokenizer's length."
     ids = tokenizer(captions, padding="max_length", max_length=tokenizer.model_max_length, truncation=True,
@@ -203,7 +209,7 @@ def train_text_to_image(scenes: CaptionedScenes, vae: AutoencoderKL, text_encode
     return dict(unet=unet.eval().requires_grad_(False), text_encoder=text_encoder.eval().requires_grad_(False),
                 tokenizer=tokenizer, scheduler=scheduler)
 
-# %% ../nbs/11_tiny_base.ipynb #492dfa35
+# %% ../nbs/11_tiny_base.ipynb #c3cff65d
 def base_pipeline(vae: AutoencoderKL, parts: dict) -> StableDiffusionPipeline:
     "A `StableDiffusionPipeline` of `vae` and `parts` (from `train_text_to_image`), sampling with trailing DDIM."
     scheduler = DDIMScheduler.from_config(parts["scheduler"].config, timestep_spacing="trailing")
@@ -217,19 +223,19 @@ def save_base(vae: AutoencoderKL, parts: dict, out) -> Path:
     base_pipeline(vae, parts).save_pretrained(out, safe_serialization=True)
     return Path(out)
 
-# %% ../nbs/11_tiny_base.ipynb #bbd68b32
+# %% ../nbs/11_tiny_base.ipynb #b68e86d4
 @dataclass
 class PretrainConfig:
     "Settings of `pretrain_base` (sizes in pixels, learning rates for AdamW)."
     seed: int = 0
     size: int = 64
-    n_scenes: int = 1000
+    n_scenes: int = 800
     n_heldout: int = 100
-    vae_steps: int = 800
+    vae_steps: int = 600
     vae_batch_size: int = 16
     vae_lr: float = 2e-3
-    unet_steps: int = 1500
-    unet_batch_size: int = 32
+    unet_steps: int = 700
+    unet_batch_size: int = 16
     unet_lr: float = 1e-3
     caption_drop: float = 0.1
     max_minutes: float | None = None
@@ -240,7 +246,7 @@ class PretrainConfig:
         share = self.vae_steps * self.vae_batch_size / (self.vae_steps * self.vae_batch_size + self.unet_steps * self.unet_batch_size / 4)
         return 60 * self.max_minutes * share, 60 * self.max_minutes * (1 - share)
 
-# %% ../nbs/11_tiny_base.ipynb #801d4130
+# %% ../nbs/11_tiny_base.ipynb #71c8e784
 def _make_scenes(folder: Path, config: PretrainConfig) -> tuple:
     "Training and held-out `CaptionedScenes` written under `folder` with seeds derived from `config.seed`."
     size = (config.size, config.size)
@@ -266,7 +272,7 @@ def pretrain_base(out, config: PretrainConfig = PretrainConfig()) -> dict:
     lap("scenes")
     vae = train_vae(scenes, config.vae_steps, config.vae_batch_size, config.vae_lr, seed=config.seed, max_seconds=vae_cap)
     lap("vae")
-    ceiling = round_trip_iou(vae, heldout)
+    ceiling = round_trip_iou(vae, heldout.images, first_masks(heldout))
     text = tiny_components(seed=config.seed)
     parts = train_text_to_image(scenes, vae, text["text_encoder"], text["tokenizer"], config.unet_steps, config.unet_batch_size, config.unet_lr,
                                 config.caption_drop, seed=config.seed, max_seconds=unet_cap)
@@ -276,9 +282,9 @@ def pretrain_base(out, config: PretrainConfig = PretrainConfig()) -> dict:
     (Path(out)/"pretraining.json").write_text(json.dumps(report, indent=2))
     return report
 
-# %% ../nbs/11_tiny_base.ipynb #2b0c84e2
+# %% ../nbs/11_tiny_base.ipynb #35b232fd
 @call_parse
-def cocogold_pretrain_base(out: Param("output folder for the base model (diffusers layout)", str),
+def cocogold_pretrain_base(out: Param("output folder for the base model (diffusers layout)", str, required=True) = None,
                            seed: Param("random seed (data, initialisation, batches)", int) = 0,
                            minutes: Param("cap on the training time in minutes (default: run every step)", float) = None,
                            n_scenes: Param("number of synthetic training scenes", int) = PretrainConfig.n_scenes,
@@ -291,7 +297,7 @@ def cocogold_pretrain_base(out: Param("output folder for the base model (diffuse
                                                unet_steps=unet_steps, max_minutes=minutes))
     logger.info("pretraining done: %s", json.dumps(report))
 
-# %% ../nbs/11_tiny_base.ipynb #1e9f5d95
+# %% ../nbs/11_tiny_base.ipynb #ea23f7f8
 def tiny_base_path() -> Path:
     "Folder of the bundled tiny base model (diffusers layout) inside the installed cocogold package."
     return Path(str(importlib.resources.files("cocogold")/"assets"/"tiny_base"))

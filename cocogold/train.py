@@ -5,22 +5,23 @@
 # %% auto #0
 __all__ = ['logger', 'PRESETS', 'OBJECTIVES', 'RESUMABLE_FIELDS', 'CHECKPOINT_PATTERN', 'WEIGHT_DTYPES', 'TrainConfig',
            'WarmupExponentialDecay', 'sample_generator', 'multi_res_noise', 'draw_noise', 'TrainingModels',
-           'scheduler_target', 'diffusion_loss', 'check_config', 'config_dict', 'check_resumable', 'EpochPermutation',
-           'IndexedDataset', 'training_loader', 'checkpoints', 'save_checkpoint', 'load_checkpoint', 'base_components',
-           'training_models', 'prepare_run_folder', 'write_run_files', 'make_accelerator', 'optimizer_steps',
-           'ema_weights', 'Validation', 'save_model', 'coco_dataset', 'train', 'cocogold_train']
+           'scheduler_target', 'diffusion_loss', 'Objective', 'check_config', 'config_dict', 'check_resumable',
+           'EpochPermutation', 'IndexedDataset', 'training_loader', 'checkpoints', 'save_checkpoint', 'load_checkpoint',
+           'base_components', 'training_models', 'prepare_run_folder', 'write_run_files', 'make_accelerator',
+           'optimizer_steps', 'pipeline_options', 'ema_weights', 'Validation', 'save_model', 'coco_dataset', 'train',
+           'cocogold_train']
 
-# %% ../nbs/09_train.ipynb #8474918f
+# %% ../nbs/09_train.ipynb #202718c4
 import json
 import logging
 import math
-import os
 import re
 import shutil
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -42,7 +43,7 @@ from .postprocess import show_grid
 
 logger = logging.getLogger(__name__)
 
-# %% ../nbs/09_train.ipynb #9bb2fc32
+# %% ../nbs/09_train.ipynb #bb749d12
 @dataclass
 class TrainConfig:
     "Everything a training run depends on. `batch_size` is the effective batch over all processes and accumulation."
@@ -98,7 +99,7 @@ PRESETS = {
                 max_steps=25_000, gradient_checkpointing=True, mixed_precision="bf16"),
 }
 
-# %% ../nbs/09_train.ipynb #56edc03e
+# %% ../nbs/09_train.ipynb #7120d7c8
 class WarmupExponentialDecay:
     "Learning-rate factor at optimizer step `n` (0-based): linear warmup to 1, then exponential decay to `final_ratio` at `decay_steps`."
     def __init__(self, warmup_steps: int, decay_steps: int, final_ratio: float):
@@ -109,13 +110,13 @@ class WarmupExponentialDecay:
         if n >= self.decay_steps: return self.final_ratio
         return self.final_ratio ** ((n - self.warmup_steps) / (self.decay_steps - self.warmup_steps))
 
-# %% ../nbs/09_train.ipynb #033bbd8f
+# %% ../nbs/09_train.ipynb #6ec09466
 def sample_generator(seed: int, epoch: int, index: int) -> torch.Generator:
     "A CPU `torch.Generator` whose stream depends only on `seed`, `epoch` and the dataset `index` (via NumPy's SeedSequence)."
     hi, lo = np.random.SeedSequence([seed, epoch, index]).generate_state(2, np.uint32)
     return torch.Generator().manual_seed((int(hi) << 32) | int(lo))
 
-# %% ../nbs/09_train.ipynb #a883b1d0
+# %% ../nbs/09_train.ipynb #da878b38
 def multi_res_noise(shape: tuple, strength: float, generator: torch.Generator, levels: int = 10) -> torch.Tensor:
     "Pyramid noise of `shape` (C, H, W), float32 with unit standard deviation; `strength` in [0, 1) weights the coarse levels."
     channels, height, width = shape
@@ -128,7 +129,7 @@ def multi_res_noise(shape: tuple, strength: float, generator: torch.Generator, l
         if height == 1 or width == 1: break
     return noise / noise.std()
 
-# %% ../nbs/09_train.ipynb #bb37259a
+# %% ../nbs/09_train.ipynb #f31ca3ba
 def draw_noise(latent_shape: tuple, config: TrainConfig, num_train_timesteps: int, generators: list) -> tuple:
     "Per-sample timesteps (int64, B) in [0, T) and noise (float32, Bx`latent_shape`) drawn from `generators` (one per sample)."
     timesteps = torch.cat([torch.randint(0, num_train_timesteps, (1,), generator=g) for g in generators])
@@ -136,7 +137,7 @@ def draw_noise(latent_shape: tuple, config: TrainConfig, num_train_timesteps: in
     strengths = config.multires_noise_strength * timesteps.float() / num_train_timesteps
     return timesteps, torch.stack([multi_res_noise(latent_shape, s.item(), g) for s, g in zip(strengths, generators)])
 
-# %% ../nbs/09_train.ipynb #03c07337
+# %% ../nbs/09_train.ipynb #3dff6b44
 @dataclass
 class TrainingModels:
     "The models a training step uses; only `unet` is trained, `vae` and `prompt_encoder`'s text encoder are frozen."
@@ -159,8 +160,8 @@ def diffusion_loss(models: TrainingModels, batch: dict, generators: list, config
     "Latent-space MSE of the UNet's prediction for the noised target latent; `batch` holds `image`, `target` (Bx3xHxW in [-1, 1]), `prompt`."
     vae, scheduler = models.vae, models.noise_scheduler
     with torch.no_grad():
-        image_latents = encode_images(vae, batch["image"].to(vae.dtype)).float()
-        target_latents = encode_images(vae, batch["target"].to(vae.dtype)).float()
+        image_latents = encode_images(vae, batch["image"]).float()
+        target_latents = encode_images(vae, batch["target"]).float()
         text = models.prompt_encoder(list(batch["prompt"]))
     timesteps, noise = draw_noise(target_latents.shape[1:], config, scheduler.config.num_train_timesteps, generators)
     timesteps, noise = timesteps.to(target_latents.device), noise.to(target_latents.device)
@@ -169,9 +170,16 @@ def diffusion_loss(models: TrainingModels, batch: dict, generators: list, config
     return F.mse_loss(prediction.float(), scheduler_target(scheduler, target_latents, noise, timesteps).float())
 
 
-OBJECTIVES = {"diffusion": diffusion_loss}
+@dataclass(frozen=True)
+class Objective:
+    "A training objective: `loss(models, batch, generators, config)` -> scalar tensor, and the pipeline's `prediction_mode` for its models."
+    loss: Callable
+    prediction_mode: str = "diffusion"
 
-# %% ../nbs/09_train.ipynb #2e49a14d
+
+OBJECTIVES = {"diffusion": Objective(diffusion_loss)}
+
+# %% ../nbs/09_train.ipynb #b1ba6c7e
 def _looks_like_base(base: str) -> bool:
     return base == "tiny" or Path(base).is_dir() or re.fullmatch(r"[\w.-]+/[\w.-]+", base) is not None
 
@@ -186,11 +194,12 @@ def check_config(config: TrainConfig, num_processes: int = 1) -> int:
     if config.noise_schedule not in ("trailing", "sd2"): raise ValueError(f"noise_schedule must be 'trailing' or 'sd2', not {config.noise_schedule!r}")
     if config.mixed_precision not in ("no", "fp16", "bf16"): raise ValueError(f"mixed_precision must be no, fp16 or bf16, not {config.mixed_precision!r}")
     if config.log_with not in ("tensorboard", "wandb", "none"): raise ValueError(f"log_with must be tensorboard, wandb or none, not {config.log_with!r}")
+    if config.size % 8: raise ValueError(f"size={config.size} must be a multiple of 8 (the VAE downsamples by 8)")
     if not _looks_like_base(config.base):
         raise ValueError(f"unknown base {config.base!r}: not 'tiny', an existing folder, or a hub id like 'org/name'")
     return config.batch_size // per_step
 
-# %% ../nbs/09_train.ipynb #3e202e51
+# %% ../nbs/09_train.ipynb #cd04a591
 RESUMABLE_FIELDS = {"coco_root", "out", "max_steps", "checkpoint_every", "keep_checkpoints", "validate_every",
                     "val_samples", "log_with", "num_workers", "micro_batch_size"}
 
@@ -208,7 +217,7 @@ def check_resumable(config: TrainConfig, saved: dict) -> None:
         raise ValueError(f"cannot resume {config.out}: it was trained with another configuration "
                          f"({', '.join(f'{k}: {saved.get(k)!r} -> {current.get(k)!r}' for k in changed)})")
 
-# %% ../nbs/09_train.ipynb #7c911ff5
+# %% ../nbs/09_train.ipynb #f3a16b55
 class EpochPermutation(Sampler):
     "Indices of a random permutation of `range(n)` fixed by `(seed, epoch)`, cut to the first `length`."
     def __init__(self, n: int, length: int, seed: int):
@@ -231,17 +240,17 @@ class IndexedDataset(Dataset):
     def set_epoch(self, epoch: int) -> None:
         if hasattr(self.dataset, "set_epoch"): self.dataset.set_epoch(epoch)
 
-# %% ../nbs/09_train.ipynb #c0c38be0
+# %% ../nbs/09_train.ipynb #e44794e9
 def training_loader(dataset: Dataset, config: TrainConfig) -> tuple:
     "A `DataLoader` of micro-batches over `dataset` in `EpochPermutation` order, and the optimizer steps per epoch."
     steps_per_epoch = len(dataset) // config.batch_size
     if steps_per_epoch == 0: raise ValueError(f"the training set has {len(dataset)} samples, fewer than batch_size={config.batch_size}")
     sampler = EpochPermutation(len(dataset), steps_per_epoch * config.batch_size, config.seed)
     loader = DataLoader(IndexedDataset(dataset), batch_size=config.micro_batch_size, sampler=sampler, drop_last=True,
-                        num_workers=config.num_workers, persistent_workers=config.num_workers > 0)
+                        num_workers=config.num_workers)
     return loader, steps_per_epoch
 
-# %% ../nbs/09_train.ipynb #c1d4cf44
+# %% ../nbs/09_train.ipynb #f8d0a57c
 CHECKPOINT_PATTERN = re.compile(r"step-(\d+)")
 
 
@@ -283,7 +292,7 @@ def load_checkpoint(accelerator: Accelerator, checkpoint: Path, ema: EMAModel = 
         ema.load_state_dict({**state["ema"], "shadow_params": [shadow[str(i)] for i in range(len(shadow))]})
     return state["step"]
 
-# %% ../nbs/09_train.ipynb #159141c9
+# %% ../nbs/09_train.ipynb #07b6b6b9
 def base_components(config: TrainConfig) -> dict:
     "The components of `config.base`: built from configs for 'tiny' (seeded by `config.seed`), else loaded (conv_in widened)."
     return tiny_components(seed=config.seed, sample_size=config.size) if config.base == "tiny" else load_components(config.base)
@@ -302,9 +311,9 @@ def training_models(config: TrainConfig, device, weight_dtype=torch.float32) -> 
     scheduler = training_scheduler(config.noise_schedule, base=components["scheduler"])
     return TrainingModels(unet, vae, prompt_encoder, scheduler), components["tokenizer"]
 
-# %% ../nbs/09_train.ipynb #d540890a
+# %% ../nbs/09_train.ipynb #a31cf2ae
 def prepare_run_folder(config: TrainConfig, resume: bool) -> Path:
-    "Create or check the run folder `config.out`; return the checkpoint to resume from (or None)."
+    "Check the run folder `config.out` for a new run or a resume (nothing is written); return the checkpoint to resume from, or None."
     run = Path(config.out)
     saved = run / "config.json"
     if resume:
@@ -317,17 +326,22 @@ def prepare_run_folder(config: TrainConfig, resume: bool) -> Path:
     return None
 
 
+def _step_of(line: str):
+    try: return json.loads(line)["step"]
+    except (json.JSONDecodeError, KeyError, TypeError): return None  # a line cut short by a kill
+
+
 def write_run_files(config: TrainConfig, start_step: int) -> None:
-    "Write `config.json` and cut `log.jsonl` back to the steps up to `start_step` (main process only)."
+    "Write `config.json`; cut `log.jsonl` and `validation.jsonl` back to the steps up to `start_step` (main process only)."
     run = Path(config.out)
     run.mkdir(parents=True, exist_ok=True)
     (run / "config.json").write_text(json.dumps(config_dict(config), indent=2))
-    log = run / "log.jsonl"
-    if log.exists():
-        kept = [line for line in log.read_text().splitlines() if line and json.loads(line)["step"] <= start_step]
+    for log in (run / "log.jsonl", run / "validation.jsonl"):
+        if not log.exists(): continue
+        kept = [line for line in log.read_text().splitlines() if (_step_of(line) or math.inf) <= start_step]
         log.write_text("".join(line + "\n" for line in kept))
 
-# %% ../nbs/09_train.ipynb #eccad78a
+# %% ../nbs/09_train.ipynb #69d19529
 WEIGHT_DTYPES = {"no": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 
@@ -351,11 +365,11 @@ def _non_finite(loss: float, step: int, run: Path) -> FloatingPointError:
     return FloatingPointError(f"training loss is {loss} at optimizer step {step}: stopped before updating the weights; "
                               f"the last good checkpoint is {found[-1] if found else 'none (no checkpoint was saved yet)'}")
 
-# %% ../nbs/09_train.ipynb #44a07f3a
+# %% ../nbs/09_train.ipynb #5faa379f
 def optimizer_steps(accelerator: Accelerator, models: TrainingModels, optimizer, lr_schedule, loader, steps_per_epoch: int,
                     start_step: int, accumulation: int, config: TrainConfig):
     "Run optimizer steps after `start_step` for ever; yield `{step, epoch, loss, lr, samples}` after each."
-    objective, step = OBJECTIVES[config.objective], start_step
+    loss_of, step = OBJECTIVES[config.objective].loss, start_step
     while True:
         epoch, offset = divmod(step, steps_per_epoch)
         loader.set_epoch(epoch)
@@ -363,7 +377,7 @@ def optimizer_steps(accelerator: Accelerator, models: TrainingModels, optimizer,
         losses, indices = [], []
         for batch in accelerator.skip_first_batches(loader, offset * accumulation) if offset else loader:
             with accelerator.accumulate(models.unet):
-                loss = objective(models, batch, [sample_generator(config.seed, epoch, int(i)) for i in batch["index"]], config)
+                loss = loss_of(models, batch, [sample_generator(config.seed, epoch, int(i)) for i in batch["index"]], config)
                 accelerator.backward(loss)
                 losses.append(loss.detach()); indices.append(batch["index"])
                 if accelerator.sync_gradients:
@@ -380,7 +394,13 @@ def optimizer_steps(accelerator: Accelerator, models: TrainingModels, optimizer,
                 yield dict(step=step, epoch=epoch, loss=step_loss, lr=lr, samples=samples)
                 losses, indices = [], []
 
-# %% ../nbs/09_train.ipynb #0e52eba6
+# %% ../nbs/09_train.ipynb #049ab7cf
+def pipeline_options(config: TrainConfig) -> dict:
+    "The `CocogoldPipeline` config a model trained with `config` needs: its resolution, key colour and prediction mode."
+    return dict(default_processing_resolution=config.size, key_colour=config.dataset_options.get("target", "white"),
+                prediction_mode=OBJECTIVES[config.objective].prediction_mode)
+
+
 @contextmanager
 def ema_weights(unet: torch.nn.Module, ema: EMAModel = None):
     "Context in which `unet` holds the EMA weights of `ema` (no-op when `ema` is None); the trained weights come back after."
@@ -401,7 +421,7 @@ class Validation:
         models, config = self.models, self.config
         pipe = CocogoldPipeline(unet=unet, vae=models.vae, text_encoder=models.prompt_encoder.text_encoder, tokenizer=self.tokenizer,
                                 scheduler=models.noise_scheduler, default_denoising_steps=config.val_inference_steps,
-                                default_processing_resolution=config.size)
+                                **pipeline_options(config))
         pipe.set_progress_bar_config(disable=True)
         return pipe
 
@@ -409,10 +429,11 @@ class Validation:
         "Masks (bool NxSxS) and predictions (float Nx3xSxS in [0, 1]) of the current UNet for the validation samples."
         unet = self.accelerator.unwrap_model(self.models.unet)
         with ema_weights(unet, self.ema):
-            output = self.pipeline(unet.eval())([(s["image"] + 1) / 2 for s in self.samples], [s["prompt"] for s in self.samples],
-                                                ensemble_size=self.config.val_ensemble_size, batch_size=self.config.micro_batch_size,
-                                                generator=torch.Generator().manual_seed(self.config.seed), output_type="pt")
-        unet.train()
+            unet.eval()
+            try: output = self.pipeline(unet)([(s["image"] + 1) / 2 for s in self.samples], [s["prompt"] for s in self.samples],
+                                              ensemble_size=self.config.val_ensemble_size, batch_size=self.config.micro_batch_size,
+                                              generator=torch.Generator().manual_seed(self.config.seed), output_type="pt")
+            finally: unet.train()
         return output.mask.cpu(), output.prediction.float().cpu()
 
     def __call__(self, step: int) -> dict:
@@ -432,7 +453,7 @@ class Validation:
         self.accelerator.wait_for_everyone()
         return scores
 
-# %% ../nbs/09_train.ipynb #337c8c66
+# %% ../nbs/09_train.ipynb #74b8ed94
 def save_model(accelerator: Accelerator, models: TrainingModels, ema: EMAModel, config: TrainConfig) -> Path:
     "Save the trained pipeline to `RUN/model` (main process) and return that folder."
     folder = Path(config.out) / "model"
@@ -442,16 +463,16 @@ def save_model(accelerator: Accelerator, models: TrainingModels, ema: EMAModel, 
         shutil.rmtree(partial, ignore_errors=True)
         with ema_weights(accelerator.unwrap_model(models.unet), ema) as unet:
             components = {**base_components(config), "unet": unet, "scheduler": models.noise_scheduler}
-            CocogoldPipeline.from_components(components, default_processing_resolution=config.size).save_pretrained(partial)
+            CocogoldPipeline.from_components(components, **pipeline_options(config)).save_pretrained(partial)
         shutil.rmtree(folder, ignore_errors=True)
         partial.rename(folder)
     accelerator.wait_for_everyone()
     return folder
 
-# %% ../nbs/09_train.ipynb #1968b9d9
+# %% ../nbs/09_train.ipynb #537dbe7d
 def coco_dataset(config: TrainConfig, split: str) -> CocoSegmentation:
     "The `CocoSegmentation` of `split` under `config.coco_root`, seeded by `config.seed`."
-    if not config.coco_root: raise ValueError("coco_root is not set: pass the COCO 2017 folder (--coco-root)")
+    if not config.coco_root: raise ValueError("coco_root is not set: pass the COCO 2017 folder (--coco_root)")
     return CocoSegmentation(open_coco(config.coco_root, split), size=config.size, categories=list(config.categories) or None,
                             seed=config.seed, **config.dataset_options)
 
@@ -462,7 +483,7 @@ def _run_step_hooks(accelerator, config, step, run, ema, validation):
     if validation is not None and config.validate_every and (step % config.validate_every == 0 or step == config.max_steps):
         validation(step)
 
-# %% ../nbs/09_train.ipynb #c64cbc7d
+# %% ../nbs/09_train.ipynb #a0e3aeb9
 def train(config: TrainConfig, resume: bool = False, train_dataset: Dataset = None, val_dataset: Dataset = None) -> Path:
     """Train per `config` in the run folder `config.out`, continuing its last checkpoint when `resume`.
 
@@ -483,7 +504,10 @@ def train(config: TrainConfig, resume: bool = False, train_dataset: Dataset = No
     models.unet, optimizer, loader, lr_schedule = accelerator.prepare(models.unet, optimizer, loader, lr_schedule)
     if ema is not None: ema.to(accelerator.device)
     start = load_checkpoint(accelerator, checkpoint, ema) if checkpoint else 0
-    if main: write_run_files(config, start)
+    if main:
+        write_run_files(config, start)
+        logger.info("training %s from step %d to %d (%s): %d process(es) x %d micro-batch(es) of %d per optimizer step",
+                    run, start, config.max_steps, checkpoint or "new run", accelerator.num_processes, accumulation, config.micro_batch_size)
     accelerator.init_trackers("cocogold", config=_tracker_config(config))
     validation = Validation(accelerator, models, tokenizer, ema, val_dataset, config) if val_dataset is not None else None
     bar = tqdm(total=config.max_steps, initial=start, desc="train", disable=not accelerator.is_local_main_process)
@@ -507,7 +531,7 @@ def train(config: TrainConfig, resume: bool = False, train_dataset: Dataset = No
         if log: log.close()
         accelerator.end_training()
 
-# %% ../nbs/09_train.ipynb #20c61c7a
+# %% ../nbs/09_train.ipynb #b5e97117
 @call_parse
 def cocogold_train(
     config: Param("preset: tiny (tiny components, CPU minutes) or sd2 (the blog's recipe)", str, choices=sorted(PRESETS)) = "tiny",

@@ -95,6 +95,12 @@ def link_problems(driver, site):
     return problems + [f"image did not load: {src}" for src in broken]
 
 
+def expected_pages():
+    "The page each notebook in nbs/ should have, named as the docs build (and Quarto) names it."
+    return [{"notebook": p.name, "file": re.sub(r"^\d+[a-zA-Z0-9]*_", "", p.name.lower())[:-len(".ipynb")] + ".html"}
+            for p in sorted((ROOT / "nbs").glob("*.ipynb")) if not p.name.startswith(("_", "."))]
+
+
 def nav_links(driver):
     return driver.execute_script("return [...document.querySelectorAll('nav.site-nav a')].map(a => a.href)")
 
@@ -116,7 +122,8 @@ def test_every_nav_page(browser, site):
     home_nav = nav_links(browser)
     assert sorted(urlparse(u).path.lstrip("/") for u in home_nav) == sorted(figures), \
         "the navigation bar does not list exactly the pages in _docs/pages.json"
-    problems = []
+    problems = [f"no page for {p['notebook']} ({p['file']}): rebuild the docs (make docs)"
+                for p in expected_pages() if p["file"] not in figures]
     for url in home_nav:
         page = urlparse(url).path.lstrip("/")
         status, _ = fetch(url)

@@ -126,9 +126,21 @@ def quarto_options(cell):
     if new: cell.metadata["tags"] = list(cell.metadata.get("tags", [])) + new
 
 
+_re_progress = re.compile(r"^(.*?)\s*\d+%\|")
+
+
+def last_progress(cell):
+    "Keep only the final state of each tqdm progress bar in a cell's stderr (one line per bar, not one per update)."
+    for out in cell.get("outputs", []):
+        if out.get("name") != "stderr": continue
+        lines = [line for line in "".join(out["text"]).splitlines() if line.strip()]
+        bars = [m[1] if (m := _re_progress.match(line)) else None for line in lines]
+        out["text"] = [line + "\n" for i, line in enumerate(lines) if bars[i] is None or bars[i] not in bars[i + 1:]]
+
+
 def doc_processors(nb, execute):
     "nbdev's docs processors with execution of every cell (or only what `show_doc` needs) at `exec_show_docs`."
-    late = [strip_ansi, filter_stream_]  # they act on outputs, so they must follow execution
+    late = [strip_ansi, filter_stream_, last_progress]  # they act on outputs, so they must follow execution
     procs = [p for p in FilterDefaults().procs() if p not in late]
     i = procs.index(exec_show_docs)
     procs[i:i + 1] = [execute_cells(nb, skip_flags()) if execute else exec_show_docs, *late]
@@ -370,6 +382,7 @@ def mixed_import_cells(path):
     problems = []
     for cell in NBProcessor(path).nb.cells:
         if cell.cell_type != "code" or cell.directives_.keys() & {"export", "exports", "exporti", "exec_doc"}: continue
+        if cell.directives_.get("eval:", [""])[0].lower() == "false": continue
         nodes = [n for tree in (cell.parsed_() or []) for n in ast.walk(tree)]
         if any(isinstance(n, (ast.Import, ast.ImportFrom)) for n in nodes) and \
            any(isinstance(n, (ast.Expr, ast.Assign)) for n in nodes):
