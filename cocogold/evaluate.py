@@ -14,11 +14,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from fastcore.script import Param, call_parse
+from fastcore.script import Param
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from tqdm.auto import tqdm
 
+from .core import cli
 from .coco import BLOG_CATEGORIES, category_positions, open_coco
 from .dataset import CocoSegmentation
 from .pipeline import CocogoldPipeline
@@ -196,7 +197,7 @@ def _names(text, valid: list, what: str) -> list:
     return names
 
 
-@call_parse
+@cli
 def cocogold_eval(model: Param("trained model folder (or hub id)", str, required=True) = None,
                   coco_root: Param("COCO 2017 root folder (images/, annotations/)", str, required=True) = None,
                   out: Param("output JSON file; E.md and E.png are written beside E.json", str, required=True) = None,

@@ -6,7 +6,7 @@
 __all__ = ['logger', 'PREDICTION_MODES', 'CocogoldOutput', 'inference_scheduler', 'CocogoldPipeline', 'ImageBatch',
            'predict_files', 'cocogold_predict']
 
-# %% ../nbs/08_pipeline.ipynb #9d3fde88
+# %% ../nbs/08_pipeline.ipynb #20c658ce
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,17 +18,17 @@ from diffusers.pipelines.marigold.marigold_image_processing import MarigoldImage
 from diffusers.utils import BaseOutput
 from diffusers.utils.torch_utils import randn_tensor
 from fastcore.basics import patch
-from fastcore.script import Param, call_parse
+from fastcore.script import Param
 from PIL import Image
 from transformers import CLIPTextModel, CLIPTokenizer
 
-from .core import desaturate_highlights, load_rgb, pil_to_tensor
+from .core import cli, desaturate_highlights, load_rgb, pil_to_tensor
 from .model import COMPONENT_NAMES, PromptEncoder, decode_latents, encode_images
 from .postprocess import ensemble_masks, overlay_mask, read_mask
 
 logger = logging.getLogger(__name__)
 
-# %% ../nbs/08_pipeline.ipynb #fa5aa5a9
+# %% ../nbs/08_pipeline.ipynb #7fd6bf37
 @dataclass
 class CocogoldOutput(BaseOutput):
     """Output of `CocogoldPipeline` for N input images (H x W: the input size when `match_input_resolution`,
@@ -48,13 +48,13 @@ class CocogoldOutput(BaseOutput):
     prediction: np.ndarray | torch.Tensor | list
     uncertainty: None | np.ndarray | torch.Tensor | list
 
-# %% ../nbs/08_pipeline.ipynb #06452827
+# %% ../nbs/08_pipeline.ipynb #737901b5
 def inference_scheduler(scheduler) -> DDIMScheduler:
     "A `DDIMScheduler` with `scheduler`'s betas and prediction type and trailing timestep spacing."
     if isinstance(scheduler, DDIMScheduler) and scheduler.config.timestep_spacing == "trailing": return scheduler
     return DDIMScheduler.from_config(scheduler.config, timestep_spacing="trailing")
 
-# %% ../nbs/08_pipeline.ipynb #32f164bb
+# %% ../nbs/08_pipeline.ipynb #15b7671d
 PREDICTION_MODES = ("diffusion", "single_step")
 
 
@@ -100,7 +100,7 @@ class CocogoldPipeline(DiffusionPipeline):
         kwargs.setdefault("use_safetensors", True)
         return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
 
-# %% ../nbs/08_pipeline.ipynb #8f3b3ec6
+# %% ../nbs/08_pipeline.ipynb #e6715480
 def _as_list(image) -> list:
     "`image` as a list of single images: a list as is, a 4-D array or tensor split along its first axis."
     if isinstance(image, (list, tuple)): return list(image)
@@ -147,7 +147,7 @@ def check_inputs(self: CocogoldPipeline, image, prompt, num_inference_steps: int
         raise ValueError(f"latents must be a tensor of shape ({len(images) * ensemble_size}, 4, h, w): one per image and ensemble member")
     return images, prompts
 
-# %% ../nbs/08_pipeline.ipynb #52fad3f3
+# %% ../nbs/08_pipeline.ipynb #7abd75c9
 @dataclass
 class ImageBatch:
     "Consecutive input images `start:stop` prepared for the model."
@@ -178,7 +178,7 @@ def prepare_images(self: CocogoldPipeline, images: list, processing_resolution: 
         else: batches.append(ImageBatch(i, i + 1, pixels, padding, [tuple(size)]))
     return batches
 
-# %% ../nbs/08_pipeline.ipynb #8d23efd9
+# %% ../nbs/08_pipeline.ipynb #aa2f1dc3
 @patch
 def prepare_noise(self: CocogoldPipeline, image_latent: torch.Tensor, start: int, latents, generator) -> torch.Tensor:
     "Starting target latents for `image_latent` (B x 4 x h x w): zeros, `latents[start:start + B]`, or noise from `generator`."
@@ -205,7 +205,7 @@ def denoise(self: CocogoldPipeline, image_latent: torch.Tensor, target_latent: t
         target_latent = step.prev_sample
     return step.pred_original_sample
 
-# %% ../nbs/08_pipeline.ipynb #19aac569
+# %% ../nbs/08_pipeline.ipynb #41f61272
 @patch
 def read_back(self: CocogoldPipeline, predictions: torch.Tensor, size=None) -> tuple:
     """`(mask, prediction, uncertainty)` of one image from its E members' `predictions` (E x 3 x h x w in
@@ -224,7 +224,7 @@ def _collect(items, output_type: str, channels_last: bool = False):
     if any(x.shape != items[0].shape for x in items): return list(items)
     return np.stack(items) if output_type == "np" else torch.stack(items)
 
-# %% ../nbs/08_pipeline.ipynb #fc90e5d8
+# %% ../nbs/08_pipeline.ipynb #fdd9ffaa
 @patch
 @torch.no_grad()
 def __call__(self: CocogoldPipeline, image, prompt, num_inference_steps: int | None = None, ensemble_size: int = 1,
@@ -276,7 +276,7 @@ def __call__(self: CocogoldPipeline, image, prompt, num_inference_steps: int | N
     return CocogoldOutput(mask=_collect(masks, output_type), prediction=_collect(predictions, output_type, channels_last=True),
                           uncertainty=_collect(uncertainties, output_type) if output_uncertainty else None)
 
-# %% ../nbs/08_pipeline.ipynb #82e0dc3a
+# %% ../nbs/08_pipeline.ipynb #faea475a
 def predict_files(pipe: CocogoldPipeline, image_paths, prompt: str, out, ensemble_size: int = 1,
                   num_inference_steps: int | None = None, overlay: bool = False, seed: int = 0) -> list:
     """Run `pipe` on each of `image_paths` with `prompt` and write `out/<stem>.png` (uint8 mask of the
@@ -296,7 +296,7 @@ def predict_files(pipe: CocogoldPipeline, image_paths, prompt: str, out, ensembl
     return written
 
 
-@call_parse
+@cli
 def cocogold_predict(model: Param("trained model folder (or hub id)", str, required=True) = None,
                      image: Param("input image files", str, nargs="+", required=True) = None,
                      prompt: Param("what to segment, e.g. 'dog'", str, required=True) = None,
