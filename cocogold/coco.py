@@ -206,9 +206,11 @@ def read_panoptic_json(path) -> tuple:
 
 
 def decode_panoptic_png(path, box=None) -> np.ndarray:
-    "The int32 segment id map (HxW, or the `box` (x0, y0, x1, y1) only) of a panoptic PNG: id = R + 256 G + 256^2 B."
-    with Image.open(path) as png:
-        rgba = png.convert("RGBA")
+    """The int32 segment id map (HxW, or the `box` (x0, y0, x1, y1) only) of a panoptic PNG: id = R + 256 G + 256^2 B.
+    A missing or broken file raises `ImageReadError` naming it (so datasets count and skip the image)."""
+    try:
+        with Image.open(path) as png: rgba = png.convert("RGBA")
+    except (OSError, SyntaxError, ValueError) as e: raise ImageReadError(f"cannot read panoptic PNG {path}: {e}") from e
     rgba = np.asarray(rgba.crop(box) if box is not None else rgba)
     return (rgba.view("<u4")[..., 0] & 0xFFFFFF).astype(np.int32)  # little-endian R, G, B, A bytes = R + 256 G + 256^2 B + 256^3 A
 

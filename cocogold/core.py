@@ -6,7 +6,7 @@
 __all__ = ['KEY_COLOURS', 'ImageReadError', 'load_rgb', 'pil_to_tensor', 'tensor_to_pil', 'key_colour', 'desaturate_highlights',
            'set_seed', 'cli_parser', 'cli']
 
-# %% ../nbs/00_core.ipynb #e823db25
+# %% ../nbs/00_core.ipynb #64fb664a
 import random
 import sys
 from functools import wraps
@@ -17,7 +17,7 @@ import torch
 from fastcore.script import anno_parser
 from PIL import Image, UnidentifiedImageError
 
-# %% ../nbs/00_core.ipynb #890a7161
+# %% ../nbs/00_core.ipynb #6f686693
 class ImageReadError(OSError):
     "An image file that is missing, truncated or not an image."
 
@@ -42,11 +42,11 @@ def load_rgb(path) -> Image.Image:
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         raise ImageReadError(f"cannot read image {path}: {e}") from e
 
-# %% ../nbs/00_core.ipynb #6c9398c4
+# %% ../nbs/00_core.ipynb #29dcb03f
 def pil_to_tensor(img: Image.Image) -> torch.Tensor:
     "An RGB PIL image as a float32 tensor of shape 3xHxW with values in [-1, 1]."
-    arr = np.asarray(_to_rgb(img), dtype=np.float32)
-    return torch.from_numpy(arr).permute(2, 0, 1).contiguous() / 127.5 - 1.0
+    chw = np.ascontiguousarray(np.asarray(_to_rgb(img)).transpose(2, 0, 1))
+    return torch.from_numpy(chw).float().div_(127.5).sub_(1.0)
 
 
 def tensor_to_pil(t: torch.Tensor) -> Image.Image:
@@ -54,7 +54,7 @@ def tensor_to_pil(t: torch.Tensor) -> Image.Image:
     arr = ((t.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
     return Image.fromarray(arr.permute(1, 2, 0).numpy())
 
-# %% ../nbs/00_core.ipynb #1e2e20ac
+# %% ../nbs/00_core.ipynb #59791e2f
 KEY_COLOURS = {"white": (1.0, 1.0, 1.0), "green": (-1.0, 1.0, -1.0)}
 
 
@@ -63,7 +63,7 @@ def key_colour(name: str) -> torch.Tensor:
     if name not in KEY_COLOURS: raise ValueError(f"unknown key colour {name!r}; choose one of {sorted(KEY_COLOURS)}")
     return torch.tensor(KEY_COLOURS[name], dtype=torch.float32).view(3, 1, 1)
 
-# %% ../nbs/00_core.ipynb #8786752f
+# %% ../nbs/00_core.ipynb #36c95a58
 def desaturate_highlights(image: torch.Tensor, threshold: float = 0.9, strength: float = 0.85) -> torch.Tensor:
     """Darken near-white pixels of `image` (...x3xHxW, values in [-1, 1]).
 
@@ -72,12 +72,12 @@ def desaturate_highlights(image: torch.Tensor, threshold: float = 0.9, strength:
     near_white = (image > threshold).all(dim=-3, keepdim=True)
     return torch.where(near_white, image * strength, image)
 
-# %% ../nbs/00_core.ipynb #44483425
+# %% ../nbs/00_core.ipynb #a4614a8f
 def set_seed(seed: int) -> None:
     "Seed Python's `random`, NumPy and torch (all devices) with `seed`."
     random.seed(seed); np.random.seed(seed % 2**32); torch.manual_seed(seed)
 
-# %% ../nbs/00_core.ipynb #eb3d3363
+# %% ../nbs/00_core.ipynb #ee8f43f1
 def cli_parser(func):
     "fastcore's `anno_parser` for `func`, accepting every `--long_option` also as `--long-option`."
     parser = anno_parser(func)

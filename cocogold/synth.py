@@ -12,9 +12,11 @@ import logging
 from pathlib import Path
 
 import numpy as np
-from fastcore.script import call_parse, Param
+from fastcore.script import Param
 from PIL import Image
 from pycocotools import mask as mask_utils
+
+from .core import cli
 
 # %% ../nbs/04_synth.ipynb #9549886c
 SYNTH_CATEGORIES = [  # (COCO id, name, supercategory, isthing)
@@ -254,7 +256,7 @@ def parse_size(text: str) -> tuple:
     return w, h
 
 
-@call_parse
+@cli
 def cocogold_synth(out: Param("output folder (COCO 2017 layout is written inside)", str),
                    split: Param("split name, e.g. train or val", str) = "train",
                    n: Param("number of images", int) = 64,
