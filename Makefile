@@ -10,15 +10,15 @@ export HF_HUB_OFFLINE := 1
 export MPLBACKEND := Agg
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup browser demo test sync docs readme check-readme wheel clean
+.PHONY: setup browser demo test sync docs readme clean
 
 setup: $(STAMP)
 
 $(STAMP): settings.ini setup.py pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet $(DEV_TORCH)
-	$(PY) -m pip install --quiet -e ".[dev]"
+	@echo "installing $(DEV_TORCH) and cocogold[dev] into $(VENV) (log: $(VENV)/install.log)"
+	@{ $(PY) -m pip install --upgrade pip && $(PY) -m pip install $(DEV_TORCH) && \
+	   $(PY) -m pip install -e ".[dev]"; } > $(VENV)/install.log 2>&1 || { tail -30 $(VENV)/install.log; exit 1; }
 	touch $(STAMP)
 
 browser:
@@ -29,12 +29,12 @@ demo: setup
 	$(BIN)/cocogold_demo --out demo_out
 
 sync: setup
-	$(BIN)/nbdev_export
-	$(BIN)/nbdev_clean
-	@changed=$$(git status --porcelain --untracked-files=no); \
-	if [ -n "$$changed" ]; then \
-	  echo "Notebooks and generated code are out of sync (or notebooks not clean); changed files:"; \
-	  echo "$$changed"; exit 1; fi
+	@before=$$(git status --porcelain); \
+	$(BIN)/nbdev_export && $(BIN)/nbdev_clean || exit 1; \
+	after=$$(git status --porcelain); \
+	if [ "$$before" != "$$after" ]; then \
+	  echo "nbdev_export / nbdev_clean changed files: notebooks and generated code were out of sync:"; \
+	  diff <(echo "$$before") <(echo "$$after") | sed -n 's/^> /  /p'; exit 1; fi
 
 docs: setup
 	$(PY) tools/build_docs.py
@@ -42,10 +42,10 @@ docs: setup
 readme: setup
 	$(PY) tools/build_docs.py --readme
 
-check-readme: setup
-	$(PY) tools/build_docs.py --check-readme
-
-test: setup browser sync docs check-readme
+# Notebooks run first (one test each, filling the executed-notebook cache), then the docs site is built from
+# them and checked in a browser (README.md freshness included), then the CLI, training and wheel tests.
+test: setup browser sync
+	rm -rf _proc/executed
 	$(BIN)/pytest tests
 
 clean:

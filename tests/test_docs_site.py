@@ -1,4 +1,4 @@
-"""Open the built docs site (`_docs/`, made by `python tools/build_docs.py`) in headless Chromium.
+"""Build the docs site into `_docs/` (as `python tools/build_docs.py` does), check it, and open it in headless Chromium.
 
 The site is served on 127.0.0.1 by `http.server`. From the home page the test follows every link of the
 navigation bar and fails on a missing page, a broken local link (file or `#anchor`), an image that does not
@@ -9,6 +9,7 @@ import http.server
 import json
 import re
 import shutil
+import sys
 import threading
 import urllib.error
 import urllib.request
@@ -17,14 +18,24 @@ from pathlib import Path
 from urllib.parse import urldefrag, urlparse
 
 import pytest
+from selenium import webdriver
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "_docs"
+sys.path.insert(0, str(ROOT / "tools"))
+from build_docs import build_and_check  # noqa: E402
 
-if not (DOCS / "index.html").exists():
-    pytest.skip("_docs/ is not built: run `python tools/build_docs.py` (make docs) first", allow_module_level=True)
 
-webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is a dev requirement: pip install -e .[dev]")
+@pytest.fixture(scope="module")
+def build_problems():
+    """Build the site into `_docs/` (executed notebooks come from the cache `tests/test_notebooks.py` filled,
+    which conftest.py runs first) and check it, README.md included."""
+    return build_and_check(execute=True, check_readme=True)
+
+
+def test_site_builds_and_checks(build_problems):
+    "Every notebook renders, every public name has an entry, figures are embedded, README.md is fresh."
+    assert not build_problems, "docs check failed:\n- " + "\n- ".join(build_problems)
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -32,7 +43,7 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def site():
+def site(build_problems):
     "The base URL of `_docs/` served on a free local port."
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(QuietHandler, directory=str(DOCS)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -44,7 +55,7 @@ def site():
 @pytest.fixture(scope="module")
 def browser():
     "Headless Chromium driven by chromedriver, with the browser console log enabled."
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    chromium = next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
     driver_bin = shutil.which("chromedriver")
     assert chromium and driver_bin, "install Debian packages chromium and chromium-driver (make test does)"
     opts = webdriver.ChromeOptions()

@@ -1,17 +1,19 @@
 """Run every notebook in `nbs/` as one pytest test, the way `nbdev_test` does, so CI can count them.
 
-Cells marked with a test flag from settings.ini (`#| slow`) are skipped unless the flag is listed in the
-environment variable `COCOGOLD_TEST_FLAGS` (space separated), like `nbdev_test --flags slow`."""
-import os
+Each notebook goes through `tools/build_docs.py`'s `execute_notebook`: nbdev's docs processors plus execution
+of every cell in one shell, skipping cells flagged with a settings.ini `tst_flags` flag (`#| slow`) unless the
+flag is listed in the environment variable `COCOGOLD_TEST_FLAGS` (space separated), like `nbdev_test --flags slow`.
+The executed notebook is cached in `_proc/executed/`, so the docs build that follows executes nothing again."""
+import sys
 from pathlib import Path
 
 import pytest
-from nbdev.config import get_config
-from nbdev.test import test_nb as run_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
-NBS = ROOT / "nbs"
-NOTEBOOKS = sorted(p for p in NBS.glob("*.ipynb") if not p.name.startswith(("_", ".")))
+sys.path.insert(0, str(ROOT / "tools"))
+from build_docs import NBS, NotebookError, execute_notebook, notebooks  # noqa: E402
+
+NOTEBOOKS = notebooks()
 
 
 def test_notebooks_found():
@@ -20,10 +22,6 @@ def test_notebooks_found():
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook(notebook, monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("MPLBACKEND", "Agg")
-    forced = os.environ.get("COCOGOLD_TEST_FLAGS", "").split()
-    skip = get_config(path=ROOT).tst_flags.split()
-    ok, seconds = run_notebook(notebook, skip_flags=skip, force_flags=forced, showerr=True)
-    assert ok, f"{notebook.name} raised; the failing cell and its traceback are printed above (stderr)"
+def test_notebook(notebook):
+    try: execute_notebook(notebook)
+    except NotebookError as e: pytest.fail(str(e), pytrace=False)

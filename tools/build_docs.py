@@ -174,7 +174,8 @@ def execute_notebook(path, execute=True):
             except NotebookError: raise
             except Exception as e:  # nbdev's exec_show_docs (--no-exec) raises a bare Exception from the cell's error
                 cause = "".join(traceback.format_exception(e.__cause__)) if e.__cause__ else ""
-                raise NotebookError(f"{path.name}: nbdev's docs processing failed (nbdev_docs would too): {e}\n{cause}") from e
+                msg = f"{path.name}: nbdev's docs processing failed (nbdev_docs would too): {e}\n{cause}"
+                raise NotebookError(msg) from e
     finally:
         for k, v in saved.items():
             if v is None: os.environ.pop(k, None)
@@ -232,7 +233,7 @@ def html_exporter():
 def nav_html(pages, current):
     "The navigation bar: one link per page, the current one marked."
     active = ' class="active" aria-current="page"'
-    items = "\n".join(f'<li><a href="{p["file"]}"{active if p["file"] == current else ""}>{html.escape(p["title"])}</a></li>'
+    items = "\n".join(f'<li><a href="{p["file"]}"{active * (p["file"] == current)}>{html.escape(p["title"])}</a></li>'
                       for p in pages)
     return f'<nav class="site-nav" aria-label="Pages"><ul>\n{items}\n</ul></nav>'
 
@@ -434,17 +435,11 @@ def site_problems(pages, execute):
     return problems
 
 
-def main(argv=None):
-    "Build the docs site into _docs/ without Quarto, check it, and write or check README.md."
-    cli = argparse.ArgumentParser(description=main.__doc__)
-    cli.add_argument("--no-exec", action="store_true", help="run only imports, exports and show_doc (fast, no figures)")
-    cli.add_argument("--readme", action="store_true", help="also write README.md from nbs/index.ipynb")
-    cli.add_argument("--check-readme", action="store_true", help="also fail when README.md is stale")
-    args = cli.parse_args(argv)
-    no_exec, readme, check_readme = args.no_exec, args.readme, args.check_readme
+def build_and_check(execute=True, readme=False, check_readme=False):
+    "Build the site, write README.md if `readme`; return the list of problems (empty when all is well)."
     start = time.time()
-    pages, nbs, failures = build_site(execute=not no_exec)
-    problems = failures + site_problems(pages, execute=not no_exec)
+    pages, nbs, failures = build_site(execute)
+    problems = failures + site_problems(pages, execute)
     problems += [p for path in notebooks() for p in mixed_import_cells(path)]
     if (readme or check_readme) and NBS / "index.ipynb" in nbs:
         text = readme_markdown(nbs[NBS / "index.ipynb"])
@@ -453,9 +448,20 @@ def main(argv=None):
         if check_readme and old != text:
             diff = "".join(list(difflib.unified_diff(old.splitlines(True), text.splitlines(True),
                                                      "README.md", "from nbs/index.ipynb"))[:40])
-            problems.append(f"README.md is stale: run `python tools/build_docs.py --readme`.\n{diff}")
+            problems.append(f"README.md is stale: run `make readme` (python tools/build_docs.py --readme).\n{diff}")
     print(f"built {len(pages)} pages into {DOCS.relative_to(ROOT)}/ in {time.time() - start:.1f} s"
-          + (" (not executed)" if no_exec else ""))
+          + ("" if execute else " (not executed)"))
+    return problems
+
+
+def main(argv=None):
+    "Build the docs site into _docs/ without Quarto, check it, and write or check README.md."
+    cli = argparse.ArgumentParser(description=main.__doc__)
+    cli.add_argument("--no-exec", action="store_true", help="run only imports, exports and show_doc (fast, no figures)")
+    cli.add_argument("--readme", action="store_true", help="also write README.md from nbs/index.ipynb")
+    cli.add_argument("--check-readme", action="store_true", help="also fail when README.md is stale")
+    args = cli.parse_args(argv)
+    problems = build_and_check(not args.no_exec, args.readme, args.check_readme)
     if problems: sys.exit("docs check failed:\n- " + "\n- ".join(problems))
 
 
