@@ -39,7 +39,7 @@ setuptools.setup(
         'Natural Language :: ' + cfg['language'].title(),
     ] + ['Programming Language :: Python :: '+o for o in py_versions[py_versions.index(min_python):]] + (['License :: ' + lic[1] ] if lic[1] else []),
     url = cfg['git_url'],
-    packages = setuptools.find_packages(include=['cocogold', 'cocogold.*']),
+    packages = setuptools.find_namespace_packages(include=['cocogold', 'cocogold.*'], exclude=['*__pycache__']),
     include_package_data = True,
     package_data = {'cocogold': ['assets/**/*']},
     install_requires = requirements,
