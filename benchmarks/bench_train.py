@@ -9,7 +9,7 @@ Checkpoints and validation are switched off (they happen every few hundred steps
 
 Each loop runs in its own process (so peak RSS is its own); the two alternate `--rounds` times in one
 run of this script and the ratio compares the medians of all timed steps. Usage:
-    python benchmarks/bench_train.py [--steps 20] [--warmup 3] [--rounds 2]
+    python benchmarks/bench_train.py [--steps 20] [--warmup 3] [--rounds 2] [--threads 1]
 """
 import argparse
 import json
@@ -69,8 +69,9 @@ def cocogold_loop(coco: Path, out: Path, steps: int) -> list:
     return [json.loads(line)["seconds"] for line in (out / "log.jsonl").read_text().splitlines()]
 
 
-def child(kind: str, coco: str, out: str, steps: int, queue) -> None:
+def child(kind: str, coco: str, out: str, steps: int, threads: int, queue) -> None:
     import torch
+    torch.set_num_threads(threads)
     torch.manual_seed(0)
     times = (bare_loop if kind == "bare" else cocogold_loop)(Path(coco), Path(out), steps)
     queue.put((kind, times, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
@@ -81,6 +82,7 @@ def main():
     parser.add_argument("--steps", type=int, default=20, help="timed optimizer steps per round")
     parser.add_argument("--warmup", type=int, default=3, help="untimed first steps per round")
     parser.add_argument("--rounds", type=int, default=2, help="alternations of the two loops")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per loop (1 is steadiest on a shared machine)")
     args = parser.parse_args()
     from cocogold.synth import make_synthetic_coco
     ctx, results = mp.get_context("spawn"), {"bare": ([], []), "train": ([], [])}
@@ -89,11 +91,12 @@ def main():
         for r in range(args.rounds):
             for kind in ("bare", "train"):
                 queue = ctx.Queue()
-                proc = ctx.Process(target=child, args=(kind, str(coco), str(Path(tmp) / f"{kind}{r}"), args.warmup + args.steps, queue))
+                proc = ctx.Process(target=child, args=(kind, str(coco), str(Path(tmp) / f"{kind}{r}"), args.warmup + args.steps, args.threads, queue))
                 proc.start(); name, times, peak = queue.get(); proc.join()
                 results[name][0].extend(times[args.warmup:]); results[name][1].append(peak)
     bare, loop = (statistics.median(results[k][0]) for k in ("bare", "train"))
-    print(f"tiny preset, {SIZE} px, effective batch {BATCH} ({BATCH // MICRO} x {MICRO}), {args.rounds} x {args.steps} timed steps each, CPU")
+    print(f"tiny preset, {SIZE} px, effective batch {BATCH} ({BATCH // MICRO} x {MICRO}), {args.rounds} x {args.steps} timed steps each, "
+          f"CPU, {args.threads} thread(s)")
     print(f"bare loop:      {1000 * bare:7.1f} ms/step (median), peak RSS {max(results['bare'][1]):7.1f} MB")
     print(f"cocogold train: {1000 * loop:7.1f} ms/step (median), peak RSS {max(results['train'][1]):7.1f} MB")
     print(f"ratio train / bare: {loop / bare:.3f} (target <= 1.10)")

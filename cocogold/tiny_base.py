@@ -7,7 +7,7 @@ __all__ = ['logger', 'PRETRAIN_CATEGORIES', 'scene_caption', 'CaptionedScenes', 
            'round_trip_iou', 'first_masks', 'tiny_text_to_image_unet', 'train_text_to_image', 'base_pipeline',
            'save_base', 'PretrainConfig', 'pretrain_base', 'cocogold_pretrain_base', 'tiny_base_path']
 
-# %% ../nbs/11_tiny_base.ipynb #ba1b88a1
+# %% ../nbs/11_tiny_base.ipynb #c11d54fb
 import importlib.resources
 import json
 import logging
@@ -34,10 +34,10 @@ from .synth import CATEGORY_STYLES, make_synthetic_coco
 
 logger = logging.getLogger(__name__)
 
-# %% ../nbs/11_tiny_base.ipynb #4823bf81
+# %% ../nbs/11_tiny_base.ipynb #5052cc7f
 PRETRAIN_CATEGORIES = tuple(CATEGORY_STYLES)
 
-# %% ../nbs/11_tiny_base.ipynb #ed0a4124
+# %% ../nbs/11_tiny_base.ipynb #876a0007
 def scene_caption(things, stuff, rng: np.random.Generator, single_prob: float = 1 / 3) -> str:
     """A caption for a scene holding the thing categories `things` (names, repeats allowed) and the stuff
     categories `stuff` (names): either one of the things' names alone (probability `single_prob`) or all
@@ -49,7 +49,7 @@ def scene_caption(things, stuff, rng: np.random.Generator, single_prob: float = 
     caption = " and ".join(f"{'an' if n[0] in 'aeiou' else 'a'} {n}" for n in names)
     return caption + (" on the grass" if "grass-merged" in stuff else "")
 
-# %% ../nbs/11_tiny_base.ipynb #3a63d169
+# %% ../nbs/11_tiny_base.ipynb #c0bddf53
 @dataclass
 class CaptionedScenes:
     "Scenes in memory: `images` float Nx3xSxS in [-1, 1]; per scene its `things` and `stuff` names and a bool KxSxS `masks` stack (one per thing in `things`)."
@@ -79,7 +79,7 @@ def load_scenes(root, split: str = "train") -> CaptionedScenes:
                                                 or [np.zeros((record.height, record.width), bool)])))
     return CaptionedScenes(torch.stack(images), things, stuff, masks)
 
-# %% ../nbs/11_tiny_base.ipynb #acc4d90f
+# %% ../nbs/11_tiny_base.ipynb #00b02d8b
 def tiny_vae(sample_size: int = 64) -> AutoencoderKL:
     "A 3-level AutoencoderKL (16, 32, 64 channels, 4 latent channels, downsampling factor 4) for `sample_size` px images."
     return AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4, layers_per_block=1, norm_num_groups=8,
@@ -87,20 +87,23 @@ def tiny_vae(sample_size: int = 64) -> AutoencoderKL:
                          up_block_types=("UpDecoderBlock2D",) * 3, mid_block_add_attention=False,
                          sample_size=sample_size)
 
-# %% ../nbs/11_tiny_base.ipynb #56e17fd6
-def _vae_batch(scenes: CaptionedScenes, batch_size: int, generator: torch.Generator) -> torch.Tensor:
-    "A random batch (Bx3xSxS in [-1, 1]) of scenes, half of them with one category painted white, randomly flipped."
+# %% ../nbs/11_tiny_base.ipynb #ce49dea7
+def _vae_batch(scenes: CaptionedScenes, batch_size: int, generator: torch.Generator) -> tuple:
+    """A random batch of scenes (Bx3xSxS in [-1, 1]), every second one with one category painted white,
+    randomly flipped, and the painted pixels (bool Bx1xSxS)."""
     picks = torch.randint(len(scenes), (batch_size,), generator=generator).tolist()
-    images = []
+    images, painted = [], []
     for k, i in enumerate(picks):
-        image = scenes.images[i]
+        image, mask = scenes.images[i], torch.zeros(scenes.images.shape[-2:], dtype=torch.bool)
         if k % 2:
             masks = scenes.masks[i]
-            image = paint_target(image, masks[torch.randint(len(masks), (1,), generator=generator).item()])
-        images.append(image.flip(-1) if torch.rand(1, generator=generator).item() < 0.5 else image)
-    return torch.stack(images)
+            mask = masks[torch.randint(len(masks), (1,), generator=generator).item()]
+            image = paint_target(image, mask)
+        flip = torch.rand(1, generator=generator).item() < 0.5
+        images.append(image.flip(-1) if flip else image); painted.append(mask.flip(-1) if flip else mask)
+    return torch.stack(images), torch.stack(painted)[:, None]
 
-# %% ../nbs/11_tiny_base.ipynb #71bf6ff2
+# %% ../nbs/11_tiny_base.ipynb #7b43f433
 def _timed_steps(steps: int, max_seconds: float | None, desc: str):
     "Step numbers 0..steps-1 with a progress bar, stopping early (with a log line) after `max_seconds`."
     start = time.perf_counter()
@@ -124,9 +127,10 @@ def _set_scaling_factor(vae: AutoencoderKL, images: torch.Tensor) -> None:
 
 
 def train_vae(scenes: CaptionedScenes, steps: int = 1000, batch_size: int = 16, lr: float = 2e-3,
-              kl_weight: float = 1e-6, seed: int = 0, max_seconds: float | None = None) -> AutoencoderKL:
+              key_weight: float = 5.0, kl_weight: float = 1e-6, seed: int = 0, max_seconds: float | None = None) -> AutoencoderKL:
     """A `tiny_vae` trained on `scenes` for `steps` steps of `batch_size` (or until `max_seconds` of
-    training), with L1 loss on the decoded posterior mean plus `kl_weight` x KL; seeded by `seed`."""
+    training): L1 loss on the decoded posterior mean, painted pixels weighted `key_weight`, plus
+    `kl_weight` x KL; seeded by `seed`."""
     generator = torch.Generator().manual_seed(seed)
     with torch.random.fork_rng():
         torch.manual_seed(seed)
@@ -134,25 +138,28 @@ def train_vae(scenes: CaptionedScenes, steps: int = 1000, batch_size: int = 16, 
     optimizer = torch.optim.AdamW(vae.parameters(), lr=lr)
     schedule = _warmup_cosine(optimizer, steps)
     for step in _timed_steps(steps, max_seconds, "VAE"):
-        batch = _vae_batch(scenes, batch_size, generator)
+        batch, painted = _vae_batch(scenes, batch_size, generator)
         posterior = vae.encode(batch).latent_dist
-        loss = F.l1_loss(vae.decode(posterior.mean).sample, batch) + kl_weight * posterior.kl().mean()
+        error = (vae.decode(posterior.mean).sample - batch).abs() * (1 + (key_weight - 1) * painted)
+        loss = error.mean() + kl_weight * posterior.kl().mean()
         optimizer.zero_grad(); loss.backward(); optimizer.step(); schedule.step()
     vae.eval().requires_grad_(False)
     _set_scaling_factor(vae, scenes.images)
     return vae
 
-# %% ../nbs/11_tiny_base.ipynb #3e48a0bd
+# %% ../nbs/11_tiny_base.ipynb #b04b6e61
 @torch.no_grad()
-def round_trip_iou(vae: AutoencoderKL, images: torch.Tensor, masks: torch.Tensor, batch_size: int = 64) -> float:
-    """Mean IoU (in [0, 1]) between `masks` (bool NxHxW) and the masks read back (`read_mask`) from the VAE's
-    round trip (`encode_images` then `decode_latents`) of `images` (float Nx3xHxW in [-1, 1]) with `masks` painted white."""
+def round_trip_iou(vae: AutoencoderKL, images: torch.Tensor, masks: torch.Tensor, threshold: float | None = None,
+                   batch_size: int = 64) -> float:
+    """Mean IoU (in [0, 1]) between `masks` (bool NxHxW) and the masks read back (`read_mask` with white
+    `threshold`, its default when None) from the VAE's round trip (`encode_images` then `decode_latents`)
+    of `images` (float Nx3xHxW in [-1, 1]) with `masks` painted white."""
     ious = []
     for start in range(0, len(images), batch_size):
         truth = masks[start:start + batch_size]
         targets = torch.stack([paint_target(i, m) for i, m in zip(images[start:start + batch_size], truth)])
         decoded = decode_latents(vae, encode_images(vae, targets))
-        ious += [mask_iou(p, g) for p, g in zip(read_mask((decoded + 1) / 2), truth)]
+        ious += [mask_iou(p, g) for p, g in zip(read_mask((decoded + 1) / 2, threshold=threshold), truth)]
     return float(np.mean(ious))
 
 
@@ -160,7 +167,7 @@ def first_masks(scenes: CaptionedScenes) -> torch.Tensor:
     "The mask of each scene's first thing category (bool NxSxS; empty for a scene without things)."
     return torch.stack([m[0] for m in scenes.masks])
 
-# %% ../nbs/11_tiny_base.ipynb #f49d2f25
+# %% ../nbs/11_tiny_base.ipynb #d4d2d2e6
 def tiny_text_to_image_unet(sample_size: int = 16, seed: int = 0) -> UNet2DConditionModel:
     "The tiny preset's UNet with SD2's 4 input channels, for latents of side `sample_size`; seeded by `seed`."
     config = tiny_components(seed=seed)["unet"].config
@@ -168,7 +175,7 @@ def tiny_text_to_image_unet(sample_size: int = 16, seed: int = 0) -> UNet2DCondi
         torch.manual_seed(seed)
         return UNet2DConditionModel.from_config({**config, "in_channels": 4, "sample_size": sample_size})
 
-# %% ../nbs/11_tiny_base.ipynb #54545ec9
+# %% ../nbs/11_tiny_base.ipynb #6a8f30c5
 def _encode_prompts(text_encoder, tokenizer, captions: list) -> torch.Tensor:
     "The text encoder's last hidden state (BxLxD) for `captions`, padded to the tokenizer's length."
     ids = tokenizer(captions, padding="max_length", max_length=tokenizer.model_max_length, truncation=True,
@@ -188,7 +195,8 @@ def train_text_to_image(scenes: CaptionedScenes, vae: AutoencoderKL, text_encode
     latents of `scenes` (and their mirror images), for `steps` AdamW steps of `batch_size` (or until
     `max_seconds`), v-prediction on the zero-SNR trailing DDPM schedule. Returns the components dict
     (`unet`, `text_encoder`, `tokenizer`, `scheduler`) in eval mode."""
-    latents = encode_images(vae, torch.cat([scenes.images, scenes.images.flip(-1)]))
+    images = torch.cat([scenes.images, scenes.images.flip(-1)])
+    latents = torch.cat([encode_images(vae, chunk) for chunk in images.split(256)])
     unet = tiny_text_to_image_unet(latents.shape[-1], seed)
     scheduler = training_scheduler("trailing")
     generator, rng = torch.Generator().manual_seed(seed), np.random.default_rng(seed)
@@ -209,7 +217,7 @@ def train_text_to_image(scenes: CaptionedScenes, vae: AutoencoderKL, text_encode
     return dict(unet=unet.eval().requires_grad_(False), text_encoder=text_encoder.eval().requires_grad_(False),
                 tokenizer=tokenizer, scheduler=scheduler)
 
-# %% ../nbs/11_tiny_base.ipynb #c3cff65d
+# %% ../nbs/11_tiny_base.ipynb #d36fefdb
 def base_pipeline(vae: AutoencoderKL, parts: dict) -> StableDiffusionPipeline:
     "A `StableDiffusionPipeline` of `vae` and `parts` (from `train_text_to_image`), sampling with trailing DDIM."
     scheduler = DDIMScheduler.from_config(parts["scheduler"].config, timestep_spacing="trailing")
@@ -223,7 +231,7 @@ def save_base(vae: AutoencoderKL, parts: dict, out) -> Path:
     base_pipeline(vae, parts).save_pretrained(out, safe_serialization=True)
     return Path(out)
 
-# %% ../nbs/11_tiny_base.ipynb #b68e86d4
+# %% ../nbs/11_tiny_base.ipynb #6ed31cf2
 @dataclass
 class PretrainConfig:
     "Settings of `pretrain_base` (sizes in pixels, learning rates for AdamW)."
@@ -231,9 +239,10 @@ class PretrainConfig:
     size: int = 64
     n_scenes: int = 800
     n_heldout: int = 100
-    vae_steps: int = 600
+    vae_steps: int = 1000
     vae_batch_size: int = 16
     vae_lr: float = 2e-3
+    vae_key_weight: float = 5.0
     unet_steps: int = 700
     unet_batch_size: int = 16
     unet_lr: float = 1e-3
@@ -243,10 +252,10 @@ class PretrainConfig:
     def stage_seconds(self) -> tuple:
         "Time caps (seconds or None) of the VAE and UNet stages."
         if self.max_minutes is None: return None, None
-        share = self.vae_steps * self.vae_batch_size / (self.vae_steps * self.vae_batch_size + self.unet_steps * self.unet_batch_size / 4)
+        share = self.vae_steps / (self.vae_steps + self.unet_steps)
         return 60 * self.max_minutes * share, 60 * self.max_minutes * (1 - share)
 
-# %% ../nbs/11_tiny_base.ipynb #71c8e784
+# %% ../nbs/11_tiny_base.ipynb #60c8ae38
 def _make_scenes(folder: Path, config: PretrainConfig) -> tuple:
     "Training and held-out `CaptionedScenes` written under `folder` with seeds derived from `config.seed`."
     size = (config.size, config.size)
@@ -270,7 +279,8 @@ def pretrain_base(out, config: PretrainConfig = PretrainConfig()) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         scenes, heldout = _make_scenes(Path(tmp), config)
     lap("scenes")
-    vae = train_vae(scenes, config.vae_steps, config.vae_batch_size, config.vae_lr, seed=config.seed, max_seconds=vae_cap)
+    vae = train_vae(scenes, config.vae_steps, config.vae_batch_size, config.vae_lr, config.vae_key_weight,
+                    seed=config.seed, max_seconds=vae_cap)
     lap("vae")
     ceiling = round_trip_iou(vae, heldout.images, first_masks(heldout))
     text = tiny_components(seed=config.seed)
@@ -282,7 +292,7 @@ def pretrain_base(out, config: PretrainConfig = PretrainConfig()) -> dict:
     (Path(out)/"pretraining.json").write_text(json.dumps(report, indent=2))
     return report
 
-# %% ../nbs/11_tiny_base.ipynb #35b232fd
+# %% ../nbs/11_tiny_base.ipynb #157abb86
 @call_parse
 def cocogold_pretrain_base(out: Param("output folder for the base model (diffusers layout)", str, required=True) = None,
                            seed: Param("random seed (data, initialisation, batches)", int) = 0,
@@ -297,7 +307,7 @@ def cocogold_pretrain_base(out: Param("output folder for the base model (diffuse
                                                unet_steps=unet_steps, max_minutes=minutes))
     logger.info("pretraining done: %s", json.dumps(report))
 
-# %% ../nbs/11_tiny_base.ipynb #ea23f7f8
+# %% ../nbs/11_tiny_base.ipynb #dc4b85cf
 def tiny_base_path() -> Path:
     "Folder of the bundled tiny base model (diffusers layout) inside the installed cocogold package."
     return Path(str(importlib.resources.files("cocogold")/"assets"/"tiny_base"))

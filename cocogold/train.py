@@ -11,7 +11,7 @@ __all__ = ['logger', 'PRESETS', 'OBJECTIVES', 'RESUMABLE_FIELDS', 'CHECKPOINT_PA
            'optimizer_steps', 'pipeline_options', 'ema_weights', 'Validation', 'save_model', 'coco_dataset', 'train',
            'cocogold_train']
 
-# %% ../nbs/09_train.ipynb #86010d9b
+# %% ../nbs/09_train.ipynb #ae036d9d
 import json
 import logging
 import math
@@ -43,7 +43,7 @@ from .postprocess import show_grid
 
 logger = logging.getLogger(__name__)
 
-# %% ../nbs/09_train.ipynb #d95dd809
+# %% ../nbs/09_train.ipynb #3e160628
 @dataclass
 class TrainConfig:
     "Everything a training run depends on. `batch_size` is the effective batch over all processes and accumulation."
@@ -99,7 +99,7 @@ PRESETS = {
                 max_steps=25_000, gradient_checkpointing=True, mixed_precision="bf16"),
 }
 
-# %% ../nbs/09_train.ipynb #d11d0f29
+# %% ../nbs/09_train.ipynb #edb062d8
 class WarmupExponentialDecay:
     "Learning-rate factor at optimizer step `n` (0-based): linear warmup to 1, then exponential decay to `final_ratio` at `decay_steps`."
     def __init__(self, warmup_steps: int, decay_steps: int, final_ratio: float):
@@ -110,13 +110,13 @@ class WarmupExponentialDecay:
         if n >= self.decay_steps: return self.final_ratio
         return self.final_ratio ** ((n - self.warmup_steps) / (self.decay_steps - self.warmup_steps))
 
-# %% ../nbs/09_train.ipynb #0c7b9863
+# %% ../nbs/09_train.ipynb #324d2dcf
 def sample_generator(seed: int, epoch: int, index: int) -> torch.Generator:
     "A CPU `torch.Generator` whose stream depends only on `seed`, `epoch` and the dataset `index` (via NumPy's SeedSequence)."
     hi, lo = np.random.SeedSequence([seed, epoch, index]).generate_state(2, np.uint32)
     return torch.Generator().manual_seed((int(hi) << 32) | int(lo))
 
-# %% ../nbs/09_train.ipynb #bb588cb6
+# %% ../nbs/09_train.ipynb #3e52dc81
 def multi_res_noise(shape: tuple, strength: float, generator: torch.Generator, levels: int = 10) -> torch.Tensor:
     "Pyramid noise of `shape` (C, H, W), float32 with unit standard deviation; `strength` in [0, 1) weights the coarse levels."
     channels, height, width = shape
@@ -129,7 +129,7 @@ def multi_res_noise(shape: tuple, strength: float, generator: torch.Generator, l
         if height == 1 or width == 1: break
     return noise / noise.std()
 
-# %% ../nbs/09_train.ipynb #88011ca1
+# %% ../nbs/09_train.ipynb #ad17351f
 def draw_noise(latent_shape: tuple, config: TrainConfig, num_train_timesteps: int, generators: list) -> tuple:
     "Per-sample timesteps (int64, B) in [0, T) and noise (float32, Bx`latent_shape`) drawn from `generators` (one per sample)."
     timesteps = torch.cat([torch.randint(0, num_train_timesteps, (1,), generator=g) for g in generators])
@@ -137,7 +137,7 @@ def draw_noise(latent_shape: tuple, config: TrainConfig, num_train_timesteps: in
     strengths = config.multires_noise_strength * timesteps.float() / num_train_timesteps
     return timesteps, torch.stack([multi_res_noise(latent_shape, s.item(), g) for s, g in zip(strengths, generators)])
 
-# %% ../nbs/09_train.ipynb #eb78c172
+# %% ../nbs/09_train.ipynb #b1d77a08
 @dataclass
 class TrainingModels:
     "The models a training step uses; only `unet` is trained, `vae` and `prompt_encoder`'s text encoder are frozen."
@@ -179,7 +179,7 @@ class Objective:
 
 OBJECTIVES = {"diffusion": Objective(diffusion_loss)}
 
-# %% ../nbs/09_train.ipynb #7d09be25
+# %% ../nbs/09_train.ipynb #cf337496
 def _looks_like_base(base: str) -> bool:
     return base == "tiny" or Path(base).is_dir() or re.fullmatch(r"[\w.-]+/[\w.-]+", base) is not None
 
@@ -199,7 +199,7 @@ def check_config(config: TrainConfig, num_processes: int = 1) -> int:
         raise ValueError(f"unknown base {config.base!r}: not 'tiny', an existing folder, or a hub id like 'org/name'")
     return config.batch_size // per_step
 
-# %% ../nbs/09_train.ipynb #236c0f02
+# %% ../nbs/09_train.ipynb #99795dfe
 RESUMABLE_FIELDS = {"coco_root", "out", "max_steps", "checkpoint_every", "keep_checkpoints", "validate_every",
                     "val_samples", "log_with", "num_workers", "micro_batch_size"}
 
@@ -217,7 +217,7 @@ def check_resumable(config: TrainConfig, saved: dict) -> None:
         raise ValueError(f"cannot resume {config.out}: it was trained with another configuration "
                          f"({', '.join(f'{k}: {saved.get(k)!r} -> {current.get(k)!r}' for k in changed)})")
 
-# %% ../nbs/09_train.ipynb #c0bdd747
+# %% ../nbs/09_train.ipynb #89531007
 class EpochPermutation(Sampler):
     "Indices of a random permutation of `range(n)` fixed by `(seed, epoch)`, cut to the first `length`."
     def __init__(self, n: int, length: int, seed: int):
@@ -240,7 +240,7 @@ class IndexedDataset(Dataset):
     def set_epoch(self, epoch: int) -> None:
         if hasattr(self.dataset, "set_epoch"): self.dataset.set_epoch(epoch)
 
-# %% ../nbs/09_train.ipynb #43d7ab77
+# %% ../nbs/09_train.ipynb #70a9f54d
 def training_loader(dataset: Dataset, config: TrainConfig) -> tuple:
     "A `DataLoader` of micro-batches over `dataset` in `EpochPermutation` order, and the optimizer steps per epoch."
     steps_per_epoch = len(dataset) // config.batch_size
@@ -250,7 +250,7 @@ def training_loader(dataset: Dataset, config: TrainConfig) -> tuple:
                         num_workers=config.num_workers)
     return loader, steps_per_epoch
 
-# %% ../nbs/09_train.ipynb #07c88acc
+# %% ../nbs/09_train.ipynb #0a29c6be
 CHECKPOINT_PATTERN = re.compile(r"step-(\d+)")
 
 
@@ -292,7 +292,7 @@ def load_checkpoint(accelerator: Accelerator, checkpoint: Path, ema: EMAModel = 
         ema.load_state_dict({**state["ema"], "shadow_params": [shadow[str(i)] for i in range(len(shadow))]})
     return state["step"]
 
-# %% ../nbs/09_train.ipynb #37929055
+# %% ../nbs/09_train.ipynb #6a3678e7
 def base_components(config: TrainConfig) -> dict:
     "The components of `config.base`: built from configs for 'tiny' (seeded by `config.seed`), else loaded (conv_in widened)."
     return tiny_components(seed=config.seed, sample_size=config.size) if config.base == "tiny" else load_components(config.base)
@@ -308,10 +308,9 @@ def training_models(config: TrainConfig, device, weight_dtype=torch.float32) -> 
     unet.train()
     if config.gradient_checkpointing: unet.enable_gradient_checkpointing()
     prompt_encoder = PromptEncoder(text_encoder, components["tokenizer"])
-    scheduler = training_scheduler(config.noise_schedule, base=components["scheduler"])
-    return TrainingModels(unet, vae, prompt_encoder, scheduler), components["tokenizer"]
+    return TrainingModels(unet, vae, prompt_encoder, training_scheduler(config.noise_schedule)), components["tokenizer"]
 
-# %% ../nbs/09_train.ipynb #005a19fc
+# %% ../nbs/09_train.ipynb #6e42445a
 def prepare_run_folder(config: TrainConfig, resume: bool) -> Path:
     "Check the run folder `config.out` for a new run or a resume (nothing is written); return the checkpoint to resume from, or None."
     run = Path(config.out)
@@ -341,7 +340,7 @@ def write_run_files(config: TrainConfig, start_step: int) -> None:
         kept = [line for line in log.read_text().splitlines() if (_step_of(line) or math.inf) <= start_step]
         log.write_text("".join(line + "\n" for line in kept))
 
-# %% ../nbs/09_train.ipynb #ef085d92
+# %% ../nbs/09_train.ipynb #d23d146f
 WEIGHT_DTYPES = {"no": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 
@@ -365,7 +364,7 @@ def _non_finite(loss: float, step: int, run: Path) -> FloatingPointError:
     return FloatingPointError(f"training loss is {loss} at optimizer step {step}: stopped before updating the weights; "
                               f"the last good checkpoint is {found[-1] if found else 'none (no checkpoint was saved yet)'}")
 
-# %% ../nbs/09_train.ipynb #02e038ec
+# %% ../nbs/09_train.ipynb #588c33db
 def optimizer_steps(accelerator: Accelerator, models: TrainingModels, optimizer, lr_schedule, loader, steps_per_epoch: int,
                     start_step: int, accumulation: int, config: TrainConfig):
     "Run optimizer steps after `start_step` for ever; yield `{step, epoch, loss, lr, samples}` after each."
@@ -394,7 +393,7 @@ def optimizer_steps(accelerator: Accelerator, models: TrainingModels, optimizer,
                 yield dict(step=step, epoch=epoch, loss=step_loss, lr=lr, samples=samples)
                 losses, indices = [], []
 
-# %% ../nbs/09_train.ipynb #56a4884c
+# %% ../nbs/09_train.ipynb #4c67383c
 def pipeline_options(config: TrainConfig) -> dict:
     "The `CocogoldPipeline` config a model trained with `config` needs: its resolution, key colour and prediction mode."
     return dict(default_processing_resolution=config.size, key_colour=config.dataset_options.get("target", "white"),
@@ -453,7 +452,7 @@ class Validation:
         self.accelerator.wait_for_everyone()
         return scores
 
-# %% ../nbs/09_train.ipynb #cbc88af3
+# %% ../nbs/09_train.ipynb #c240ee62
 def save_model(accelerator: Accelerator, models: TrainingModels, ema: EMAModel, config: TrainConfig) -> Path:
     "Save the trained pipeline to `RUN/model` (main process) and return that folder."
     folder = Path(config.out) / "model"
@@ -469,7 +468,7 @@ def save_model(accelerator: Accelerator, models: TrainingModels, ema: EMAModel, 
     accelerator.wait_for_everyone()
     return folder
 
-# %% ../nbs/09_train.ipynb #6f67f421
+# %% ../nbs/09_train.ipynb #b431f1d6
 def coco_dataset(config: TrainConfig, split: str) -> CocoSegmentation:
     "The `CocoSegmentation` of `split` under `config.coco_root`, seeded by `config.seed`."
     if not config.coco_root: raise ValueError("coco_root is not set: pass the COCO 2017 folder (--coco_root)")
@@ -483,7 +482,7 @@ def _run_step_hooks(accelerator, config, step, run, ema, validation):
     if validation is not None and config.validate_every and (step % config.validate_every == 0 or step == config.max_steps):
         validation(step)
 
-# %% ../nbs/09_train.ipynb #f589082c
+# %% ../nbs/09_train.ipynb #3dcb336b
 def train(config: TrainConfig, resume: bool = False, train_dataset: Dataset = None, val_dataset: Dataset = None) -> Path:
     """Train per `config` in the run folder `config.out`, continuing its last checkpoint when `resume`.
 
@@ -531,7 +530,7 @@ def train(config: TrainConfig, resume: bool = False, train_dataset: Dataset = No
         if log: log.close()
         accelerator.end_training()
 
-# %% ../nbs/09_train.ipynb #7e09841a
+# %% ../nbs/09_train.ipynb #5644d798
 @call_parse
 def cocogold_train(
     config: Param("preset: tiny (tiny components, CPU minutes) or sd2 (the blog's recipe)", str, choices=sorted(PRESETS)) = "tiny",
