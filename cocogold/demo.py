@@ -7,7 +7,7 @@ __all__ = ['logger', 'UNSEEN_CATEGORIES', 'CANDIDATE_THRESHOLDS', 'DemoConfig', 
            'demo_train_config', 'finetune', 'ceiling_iou', 'prompt_swap', 'calibrate_threshold', 'example_figure',
            'iou_curve', 'report_markdown', 'run_demo', 'cocogold_demo']
 
-# %% ../nbs/12_demo.ipynb #cd79bf75
+# %% ../nbs/12_demo.ipynb #3b0489db
 import json
 import logging
 import time
@@ -31,7 +31,7 @@ from .train import TrainConfig, train
 
 logger = logging.getLogger(__name__)
 
-# %% ../nbs/12_demo.ipynb #d73b103e
+# %% ../nbs/12_demo.ipynb #88a7da0c
 UNSEEN_CATEGORIES = ("elephant", "zebra")
 
 
@@ -46,6 +46,7 @@ class DemoConfig:
     seen: tuple = BLOG_CATEGORIES
     unseen: tuple = UNSEEN_CATEGORIES
     base: str = ""                 # a diffusers folder; "" for the bundled tiny base
+    objective: str = "diffusion"   # a key of `cocogold.train.OBJECTIVES`
     max_steps: int = 800
     batch_size: int = 16
     lr: float = 1e-3
@@ -62,7 +63,7 @@ class DemoConfig:
         "The base model folder: `base`, or the bundled tiny base."
         return Path(self.base) if self.base else tiny_base_path()
 
-# %% ../nbs/12_demo.ipynb #070dd703
+# %% ../nbs/12_demo.ipynb #c455cbb0
 def make_splits(root, config: DemoConfig) -> Path:
     "Write the train, val, test and fresh synthetic splits for `config` under `root` (COCO 2017 layout); returns `root`."
     everything = list(config.seen) + list(config.unseen)
@@ -79,17 +80,17 @@ def split_dataset(root, split: str, config: DemoConfig) -> CocoSegmentation:
     return CocoSegmentation(open_coco(root, split), size=config.size, categories=categories, min_side=config.size,
                             seed=config.seed)
 
-# %% ../nbs/12_demo.ipynb #4fc7641c
+# %% ../nbs/12_demo.ipynb #fb20c8bb
 def balance_chart(dataset, out, n_samples: int = 400, seed: int = 0) -> dict:
     "Class balance of `n_samples` samples of `dataset`, written to `out/balance.png` and `out/balance.json`; returns the stats."
     stats = class_balance(dataset, n_samples, seed=seed, progress=False)
     write_balance(out, stats)
     return stats
 
-# %% ../nbs/12_demo.ipynb #7dd2a344
+# %% ../nbs/12_demo.ipynb #3d2e52b5
 def demo_train_config(config: DemoConfig, run) -> TrainConfig:
     "The `TrainConfig` of the demo's fine-tuning run in the folder `run`."
-    return TrainConfig(base=str(config.base_path()), out=str(run), size=config.size, categories=tuple(config.seen),
+    return TrainConfig(base=str(config.base_path()), out=str(run), size=config.size, categories=tuple(config.seen), objective=config.objective,
                        lr=config.lr, warmup_steps=config.warmup_steps, decay_steps=config.max_steps, final_lr_ratio=0.05,
                        batch_size=config.batch_size, micro_batch_size=config.batch_size, max_steps=config.max_steps,
                        checkpoint_every=config.max_steps, validate_every=config.validate_every, val_samples=config.n_val,
@@ -102,7 +103,7 @@ def finetune(config: DemoConfig, train_dataset, val_dataset, run) -> tuple:
     model = train(demo_train_config(config, run), train_dataset=train_dataset, val_dataset=val_dataset)
     return model, time.perf_counter() - start
 
-# %% ../nbs/12_demo.ipynb #c90112d8
+# %% ../nbs/12_demo.ipynb #456410b5
 def _samples(dataset, n: int) -> list:
     return [dataset[i] for i in range(min(n, len(dataset)))]
 
@@ -142,7 +143,7 @@ def prompt_swap(pipeline, dataset, n_samples: int, num_inference_steps: int = 1,
                 swap_iou_other=float(np.mean([mask_iou(m, o[1]) for m, (_, o) in zip(swapped, pairs)])),
                 swap_iou_same=float(np.mean([mask_iou(m, s["mask"]) for m, (s, _) in zip(swapped, pairs)])))
 
-# %% ../nbs/12_demo.ipynb #66f35565
+# %% ../nbs/12_demo.ipynb #b55963e0
 CANDIDATE_THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)
 
 
@@ -161,7 +162,7 @@ def calibrate_threshold(pipeline, dataset, n_samples: int, num_inference_steps: 
               for t in thresholds}
     return max(scores, key=lambda t: (scores[t], t)), scores
 
-# %% ../nbs/12_demo.ipynb #2402f4ad
+# %% ../nbs/12_demo.ipynb #bcb0715b
 def example_figure(pipeline, dataset, config: DemoConfig, path) -> Figure:
     "Grid (image | ground truth | prediction | mask) of up to `config.n_examples` test samples, half unseen; saved to `path`."
     samples = _samples(dataset, len(dataset))
@@ -188,7 +189,7 @@ def iou_curve(run, path) -> Figure:
     fig.savefig(path)
     return fig
 
-# %% ../nbs/12_demo.ipynb #5a2e1ff4
+# %% ../nbs/12_demo.ipynb #59c2c0b5
 def _pct(x) -> str: return "-" if x is None else f"{100 * x:.1f}"
 
 
@@ -213,7 +214,7 @@ def report_markdown(metrics: dict) -> str:
         "![examples](examples.png)", "", "![validation IoU](iou_curve.png)", "", "![class balance](balance.png)", "",
         "## Test split", "", summary_markdown(metrics)])
 
-# %% ../nbs/12_demo.ipynb #ecdca58f
+# %% ../nbs/12_demo.ipynb #957f0723
 def _evaluate(pipeline, dataset, config: DemoConfig) -> dict:
     return evaluate_pipeline(pipeline, dataset, seen_categories=config.seen, num_inference_steps=config.inference_steps,
                              batch_size=32, seed=config.seed, progress=False)
@@ -246,7 +247,7 @@ def run_demo(out, config: DemoConfig = DemoConfig()) -> dict:
     (out/"report.md").write_text(report_markdown(metrics))
     return metrics
 
-# %% ../nbs/12_demo.ipynb #2513fd7a
+# %% ../nbs/12_demo.ipynb #05442bcf
 @call_parse
 def cocogold_demo(out: Param("output folder: data/, run/, metrics.json, examples.png, iou_curve.png, report.md", str) = "demo_out",
                   seed: Param("random seed", int) = 0,

@@ -62,7 +62,7 @@ def tiny_tokenizer(folder=None) -> CLIPTokenizer:
     Every COCO category name and common caption word is one token; other text falls back to byte-level symbols.
     Sequences are padded / truncated to 77 tokens like SD's tokenizer."""
     merges = _merges_for_words(_TINY_WORDS)
-    byte_symbols = ByteLevel.alphabet()
+    byte_symbols = sorted(ByteLevel.alphabet())  # a set underneath: sorted, so every process builds the same vocabulary
     tokens = byte_symbols + [s + "</w>" for s in byte_symbols] + [a + b for a, b in merges]
     tokens += ["<|startoftext|>", "<|endoftext|>"]
     with tempfile.TemporaryDirectory() as tmp:
@@ -83,7 +83,8 @@ def training_scheduler(kind: str = "trailing", base=None) -> DDPMScheduler:
     spacing, v-prediction) or `"sd2"` (SD2's plain schedule). Betas and timestep count come from
     `base` (a scheduler) when given, else from `SD2_SCHEDULER_CONFIG`."""
     if kind not in ("trailing", "sd2"): raise ValueError(f"unknown scheduler kind {kind!r}; use 'trailing' or 'sd2'")
-    config = {**SD2_SCHEDULER_CONFIG, **(dict(base.config) if base is not None else {})}
+    base_config = {k: v for k, v in (base.config if base is not None else {}).items() if not k.startswith("_")}
+    config = {**SD2_SCHEDULER_CONFIG, **base_config}  # private keys such as _use_default_values would undo our changes
     if kind == "trailing":
         config.update(rescale_betas_zero_snr=True, timestep_spacing="trailing", prediction_type="v_prediction")
     return DDPMScheduler.from_config(config)

@@ -29,11 +29,12 @@ import torch.nn.functional as F
 from accelerate import Accelerator
 from accelerate.utils import ProjectConfiguration
 from diffusers.training_utils import EMAModel
-from fastcore.script import Param, call_parse, store_true
+from fastcore.script import Param, store_true
 from safetensors.torch import load_file, save_file
 from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm.auto import tqdm
 
+from .core import cli
 from .coco import open_coco
 from .dataset import CocoSegmentation
 from .evaluate import SegmentationScores
@@ -531,7 +532,7 @@ def train(config: TrainConfig, resume: bool = False, train_dataset: Dataset = No
         accelerator.end_training()
 
 # %% ../nbs/09_train.ipynb #5644d798
-@call_parse
+@cli
 def cocogold_train(
     config: Param("preset: tiny (tiny components, CPU minutes) or sd2 (the blog's recipe)", str, choices=sorted(PRESETS)) = "tiny",
     coco_root: Param("COCO 2017 folder with annotations/ and images/ (e.g. from cocogold_synth)", str) = None,
@@ -561,3 +562,8 @@ def cocogold_train(
                                        log_with=log_with, seed=seed).items() if v is not None}
     overrides.update({k: True for k, flag in dict(ema=ema, gradient_checkpointing=gradient_checkpointing).items() if flag})
     train(TrainConfig.from_preset(config, **overrides), resume=resume)
+
+# %% ../nbs/09_train.ipynb #a1c0ffef
+#| eval: false
+if __name__ == "__main__": cocogold_train()
+
