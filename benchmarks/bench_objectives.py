@@ -1,9 +1,10 @@
 """IoU and inference time of the e2e objective (`cocogold.e2e`) against the diffusion objective, at equal training wall-clock.
 
 The demo's setting (`cocogold.demo`): the bundled tiny base, synthetic COCO splits at 64 px, the demo's learning
-rate and batch. Each objective first trains `--calibration-steps` steps to measure its seconds per optimizer step
-(median of `log.jsonl` after the first two steps); then each trains from the base for as many steps as fit in
-`--seconds` of wall-clock (no validation, one final checkpoint), and the real training time is printed.
+rate and batch. Training time is the sum of the optimizer steps' seconds in `log.jsonl` (set-up, data splits and
+checkpoints excluded). Each objective first trains `--calibration-steps` steps to estimate its seconds per step;
+then it trains from the base for as many steps as fit in `--seconds` (no validation), resuming for more steps
+while the summed step times fall short by more than a step; steps and seconds are printed.
 
 Evaluation on the test split (`evaluate_pipeline`, same batch size for all): the e2e model in its single-step mode;
 the diffusion model with every combination of steps {1, 4} and ensemble size {1, 3}, the best by test mIoU marked
@@ -31,15 +32,24 @@ from cocogold.train import OBJECTIVES, train
 DIFFUSION_SETTINGS = [(steps, ensemble) for steps in (1, 4) for ensemble in (1, 3)]
 
 
-def train_for(config: DemoConfig, objective: str, steps: int, datasets: dict, run: Path) -> tuple:
-    "Train `objective` for `steps` optimizer steps from the base into `run`; returns (model folder, seconds, per-step seconds)."
+def step_seconds(run: Path) -> list:
+    "Seconds of each optimizer step of the run in `run`, from its `log.jsonl`."
+    return [json.loads(line)["seconds"] for line in (run / "log.jsonl").read_text().splitlines()]
+
+
+def train_for(config: DemoConfig, objective: str, steps: int, datasets: dict, run: Path, seconds: float = 0) -> Path:
+    """Train `objective` from the base into `run` for `steps` optimizer steps, then, while the summed step times of
+    `log.jsonl` fall short of `seconds` by more than a step, resume for the steps that fit. Returns the model folder."""
     demo = dataclasses.replace(config, objective=objective, max_steps=steps)
     train_config = dataclasses.replace(demo_train_config(demo, run), validate_every=0, checkpoint_every=steps)
-    start = time.perf_counter()
     model = train(train_config, train_dataset=datasets["train"])
-    seconds = time.perf_counter() - start
-    per_step = [json.loads(line)["seconds"] for line in (run / "log.jsonl").read_text().splitlines()]
-    return model, seconds, per_step
+    for _ in range(3):
+        done = step_seconds(run)
+        more = int((seconds - sum(done)) / statistics.median(done))
+        if more < 1: break
+        train_config = dataclasses.replace(train_config, max_steps=train_config.max_steps + more)
+        model = train(train_config, resume=True, train_dataset=datasets["train"])
+    return model
 
 
 def evaluate(model: Path, datasets: dict, config: DemoConfig, steps: int, ensemble: int, batch_size: int) -> dict:
@@ -76,11 +86,11 @@ def main():
         datasets = {split: split_dataset(root, split, config) for split in ("train", "val", "test")}
         rows, trained = [], {}
         for objective in ("diffusion", "e2e"):
-            _, _, per_step = train_for(config, objective, args.calibration_steps, datasets, out / f"calibrate-{objective}")
-            steps = max(1, int(args.seconds / statistics.median(per_step[2:] or per_step)))
-            model, seconds, per_step = train_for(config, objective, steps, datasets, out / objective)
-            trained[objective] = model
-            print(f"{objective:9s}: {steps} steps in {seconds:.1f} s (median {statistics.median(per_step):.3f} s/step), "
+            train_for(config, objective, args.calibration_steps, datasets, out / f"calibrate-{objective}")
+            estimate = statistics.median(step_seconds(out / f"calibrate-{objective}")[2:])
+            trained[objective] = train_for(config, objective, max(1, int(args.seconds / estimate)), datasets, out / objective, args.seconds)
+            times = step_seconds(out / objective)
+            print(f"{objective:9s}: {len(times)} steps, {sum(times):.1f} s of optimizer steps (median {statistics.median(times):.3f} s/step), "
                   f"final loss {json.loads((out / objective / 'log.jsonl').read_text().splitlines()[-1])['loss']:.4f}")
         rows.append(dict(objective="e2e", **evaluate(trained["e2e"], datasets, config, 1, 1, args.eval_batch_size)))
         for steps, ensemble in DIFFUSION_SETTINGS:

@@ -7,7 +7,7 @@ __all__ = ['logger', 'PRETRAIN_CATEGORIES', 'scene_caption', 'CaptionedScenes', 
            'round_trip_iou', 'first_masks', 'tiny_text_to_image_unet', 'train_text_to_image', 'base_pipeline',
            'save_base', 'PretrainConfig', 'pretrain_base', 'cocogold_pretrain_base', 'tiny_base_path']
 
-# %% ../nbs/11_tiny_base.ipynb #c11d54fb
+# %% ../nbs/11_tiny_base.ipynb #0cf11c57
 import importlib.resources
 import json
 import logging
@@ -21,11 +21,11 @@ import torch
 import torch.nn.functional as F
 from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
 from diffusers.optimization import get_cosine_schedule_with_warmup
-from fastcore.script import Param, call_parse
+from fastcore.script import Param
 from tqdm.auto import tqdm
 
 from .coco import open_coco
-from .core import pil_to_tensor
+from .core import cli, pil_to_tensor
 from .dataset import paint_target
 from .evaluate import mask_iou
 from .model import decode_latents, encode_images, tiny_components, training_scheduler
@@ -34,10 +34,10 @@ from .synth import CATEGORY_STYLES, make_synthetic_coco
 
 logger = logging.getLogger(__name__)
 
-# %% ../nbs/11_tiny_base.ipynb #5052cc7f
+# %% ../nbs/11_tiny_base.ipynb #8acebdc4
 PRETRAIN_CATEGORIES = tuple(CATEGORY_STYLES)
 
-# %% ../nbs/11_tiny_base.ipynb #876a0007
+# %% ../nbs/11_tiny_base.ipynb #a038eff9
 def scene_caption(things, stuff, rng: np.random.Generator, single_prob: float = 1 / 3) -> str:
     """A caption for a scene holding the thing categories `things` (names, repeats allowed) and the stuff
     categories `stuff` (names): either one of the things' names alone (probability `single_prob`) or all
@@ -49,7 +49,7 @@ def scene_caption(things, stuff, rng: np.random.Generator, single_prob: float = 
     caption = " and ".join(f"{'an' if n[0] in 'aeiou' else 'a'} {n}" for n in names)
     return caption + (" on the grass" if "grass-merged" in stuff else "")
 
-# %% ../nbs/11_tiny_base.ipynb #c0bddf53
+# %% ../nbs/11_tiny_base.ipynb #75f028f7
 @dataclass
 class CaptionedScenes:
     "Scenes in memory: `images` float Nx3xSxS in [-1, 1]; per scene its `things` and `stuff` names and a bool KxSxS `masks` stack (one per thing in `things`)."
@@ -79,7 +79,7 @@ def load_scenes(root, split: str = "train") -> CaptionedScenes:
                                                 or [np.zeros((record.height, record.width), bool)])))
     return CaptionedScenes(torch.stack(images), things, stuff, masks)
 
-# %% ../nbs/11_tiny_base.ipynb #00b02d8b
+# %% ../nbs/11_tiny_base.ipynb #5bc991c1
 def tiny_vae(sample_size: int = 64) -> AutoencoderKL:
     "A 3-level AutoencoderKL (16, 32, 64 channels, 4 latent channels, downsampling factor 4) for `sample_size` px images."
     return AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4, layers_per_block=1, norm_num_groups=8,
@@ -87,7 +87,7 @@ def tiny_vae(sample_size: int = 64) -> AutoencoderKL:
                          up_block_types=("UpDecoderBlock2D",) * 3, mid_block_add_attention=False,
                          sample_size=sample_size)
 
-# %% ../nbs/11_tiny_base.ipynb #ce49dea7
+# %% ../nbs/11_tiny_base.ipynb #bea72d33
 def _vae_batch(scenes: CaptionedScenes, batch_size: int, generator: torch.Generator) -> tuple:
     """A random batch of scenes (Bx3xSxS in [-1, 1]), every second one with one category painted white,
     randomly flipped, and the painted pixels (bool Bx1xSxS)."""
@@ -103,7 +103,7 @@ def _vae_batch(scenes: CaptionedScenes, batch_size: int, generator: torch.Genera
         images.append(image.flip(-1) if flip else image); painted.append(mask.flip(-1) if flip else mask)
     return torch.stack(images), torch.stack(painted)[:, None]
 
-# %% ../nbs/11_tiny_base.ipynb #7b43f433
+# %% ../nbs/11_tiny_base.ipynb #a659a83f
 def _timed_steps(steps: int, max_seconds: float | None, desc: str):
     "Step numbers 0..steps-1 with a progress bar, stopping early (with a log line) after `max_seconds`."
     start = time.perf_counter()
@@ -147,7 +147,7 @@ def train_vae(scenes: CaptionedScenes, steps: int = 1000, batch_size: int = 16, 
     _set_scaling_factor(vae, scenes.images)
     return vae
 
-# %% ../nbs/11_tiny_base.ipynb #b04b6e61
+# %% ../nbs/11_tiny_base.ipynb #14c66fe2
 @torch.no_grad()
 def round_trip_iou(vae: AutoencoderKL, images: torch.Tensor, masks: torch.Tensor, threshold: float | None = None,
                    batch_size: int = 64) -> float:
@@ -167,7 +167,7 @@ def first_masks(scenes: CaptionedScenes) -> torch.Tensor:
     "The mask of each scene's first thing category (bool NxSxS; empty for a scene without things)."
     return torch.stack([m[0] for m in scenes.masks])
 
-# %% ../nbs/11_tiny_base.ipynb #d4d2d2e6
+# %% ../nbs/11_tiny_base.ipynb #67b77cf2
 def tiny_text_to_image_unet(sample_size: int = 16, seed: int = 0) -> UNet2DConditionModel:
     "The tiny preset's UNet with SD2's 4 input channels, for latents of side `sample_size`; seeded by `seed`."
     config = tiny_components(seed=seed)["unet"].config
@@ -175,7 +175,7 @@ def tiny_text_to_image_unet(sample_size: int = 16, seed: int = 0) -> UNet2DCondi
         torch.manual_seed(seed)
         return UNet2DConditionModel.from_config({**config, "in_channels": 4, "sample_size": sample_size})
 
-# %% ../nbs/11_tiny_base.ipynb #6a8f30c5
+# %% ../nbs/11_tiny_base.ipynb #a5531f76
 def _encode_prompts(text_encoder, tokenizer, captions: list) -> torch.Tensor:
     "The text encoder's last hidden state (BxLxD) for `captions`, padded to the tokenizer's length."
     ids = tokenizer(captions, padding="max_length", max_length=tokenizer.model_max_length, truncation=True,
@@ -217,7 +217,7 @@ def train_text_to_image(scenes: CaptionedScenes, vae: AutoencoderKL, text_encode
     return dict(unet=unet.eval().requires_grad_(False), text_encoder=text_encoder.eval().requires_grad_(False),
                 tokenizer=tokenizer, scheduler=scheduler)
 
-# %% ../nbs/11_tiny_base.ipynb #d36fefdb
+# %% ../nbs/11_tiny_base.ipynb #a2cb16a5
 def base_pipeline(vae: AutoencoderKL, parts: dict) -> StableDiffusionPipeline:
     "A `StableDiffusionPipeline` of `vae` and `parts` (from `train_text_to_image`), sampling with trailing DDIM."
     scheduler = DDIMScheduler.from_config(parts["scheduler"].config, timestep_spacing="trailing")
@@ -231,7 +231,7 @@ def save_base(vae: AutoencoderKL, parts: dict, out) -> Path:
     base_pipeline(vae, parts).save_pretrained(out, safe_serialization=True)
     return Path(out)
 
-# %% ../nbs/11_tiny_base.ipynb #6ed31cf2
+# %% ../nbs/11_tiny_base.ipynb #0c6bde8c
 @dataclass
 class PretrainConfig:
     "Settings of `pretrain_base` (sizes in pixels, learning rates for AdamW)."
@@ -255,7 +255,7 @@ class PretrainConfig:
         share = self.vae_steps / (self.vae_steps + self.unet_steps)
         return 60 * self.max_minutes * share, 60 * self.max_minutes * (1 - share)
 
-# %% ../nbs/11_tiny_base.ipynb #60c8ae38
+# %% ../nbs/11_tiny_base.ipynb #9cb085b3
 def _make_scenes(folder: Path, config: PretrainConfig) -> tuple:
     "Training and held-out `CaptionedScenes` written under `folder` with seeds derived from `config.seed`."
     size = (config.size, config.size)
@@ -292,8 +292,8 @@ def pretrain_base(out, config: PretrainConfig = PretrainConfig()) -> dict:
     (Path(out)/"pretraining.json").write_text(json.dumps(report, indent=2))
     return report
 
-# %% ../nbs/11_tiny_base.ipynb #157abb86
-@call_parse
+# %% ../nbs/11_tiny_base.ipynb #286ef153
+@cli
 def cocogold_pretrain_base(out: Param("output folder for the base model (diffusers layout)", str, required=True) = None,
                            seed: Param("random seed (data, initialisation, batches)", int) = 0,
                            minutes: Param("cap on the training time in minutes (default: run every step)", float) = None,
@@ -307,7 +307,11 @@ def cocogold_pretrain_base(out: Param("output folder for the base model (diffuse
                                                unet_steps=unet_steps, max_minutes=minutes))
     logger.info("pretraining done: %s", json.dumps(report))
 
-# %% ../nbs/11_tiny_base.ipynb #dc4b85cf
+# %% ../nbs/11_tiny_base.ipynb #63a41ab5
+#| eval: false
+if __name__ == "__main__": cocogold_pretrain_base()
+
+# %% ../nbs/11_tiny_base.ipynb #6fe82c65
 def tiny_base_path() -> Path:
     "Folder of the bundled tiny base model (diffusers layout) inside the installed cocogold package."
     return Path(str(importlib.resources.files("cocogold")/"assets"/"tiny_base"))

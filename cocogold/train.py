@@ -37,6 +37,7 @@ from tqdm.auto import tqdm
 from .core import cli
 from .coco import open_coco
 from .dataset import CocoSegmentation
+from .e2e import e2e_loss, e2e_settings
 from .evaluate import SegmentationScores
 from .model import PromptEncoder, encode_images, load_components, tiny_components, training_scheduler
 from .pipeline import CocogoldPipeline
@@ -57,6 +58,10 @@ class TrainConfig:
     categories: tuple = ()               # category names; empty: the dataset's default (the blog's 14)
     dataset_options: dict = field(default_factory=dict)  # extra keyword arguments for `CocoSegmentation`
     objective: str = "diffusion"         # a key of `OBJECTIVES`
+    e2e_bce_weight: float = 1.0          # objective "e2e": weight of the BCE of the soft key-colour mask vs the mask
+    e2e_dice_weight: float = 1.0         # objective "e2e": weight of the Dice loss of the soft key-colour mask
+    e2e_l1_weight: float = 0.0           # objective "e2e": weight of the L1 to the full painted target (0: off)
+    e2e_sharpness: float = 50.0          # objective "e2e": slope of the soft key-colour mask (sigmoid of sharpness x margin)
     noise_schedule: str = "trailing"     # "trailing" (zero-SNR, trailing, Marigold v1.1) or "sd2"
     multires_noise: bool = True          # annealed multi-resolution noise (Marigold)
     multires_noise_strength: float = 0.9
@@ -178,7 +183,7 @@ class Objective:
     prediction_mode: str = "diffusion"
 
 
-OBJECTIVES = {"diffusion": Objective(diffusion_loss)}
+OBJECTIVES = {"diffusion": Objective(diffusion_loss), "e2e": Objective(e2e_loss, prediction_mode="single_step")}
 
 # %% ../nbs/09_train.ipynb #cf337496
 def _looks_like_base(base: str) -> bool:
@@ -192,6 +197,7 @@ def check_config(config: TrainConfig, num_processes: int = 1) -> int:
         raise ValueError(f"batch_size={config.batch_size} is not divisible into micro_batch_size={config.micro_batch_size}"
                          f" x {num_processes} process(es)")
     if config.objective not in OBJECTIVES: raise ValueError(f"unknown objective {config.objective!r}; choose one of {sorted(OBJECTIVES)}")
+    if config.objective == "e2e": e2e_settings(config)
     if config.noise_schedule not in ("trailing", "sd2"): raise ValueError(f"noise_schedule must be 'trailing' or 'sd2', not {config.noise_schedule!r}")
     if config.mixed_precision not in ("no", "fp16", "bf16"): raise ValueError(f"mixed_precision must be no, fp16 or bf16, not {config.mixed_precision!r}")
     if config.log_with not in ("tensorboard", "wandb", "none"): raise ValueError(f"log_with must be tensorboard, wandb or none, not {config.log_with!r}")
@@ -307,7 +313,9 @@ def training_models(config: TrainConfig, device, weight_dtype=torch.float32) -> 
         frozen.requires_grad_(False).eval().to(device)
         if weight_dtype != torch.float32: frozen.to(dtype=weight_dtype)
     unet.train()
-    if config.gradient_checkpointing: unet.enable_gradient_checkpointing()
+    if config.gradient_checkpointing:
+        unet.enable_gradient_checkpointing()
+        if config.objective == "e2e": vae.enable_gradient_checkpointing()
     prompt_encoder = PromptEncoder(text_encoder, components["tokenizer"])
     return TrainingModels(unet, vae, prompt_encoder, training_scheduler(config.noise_schedule)), components["tokenizer"]
 
@@ -541,6 +549,9 @@ def cocogold_train(
     resume: Param("continue the run in --out from its last checkpoint", store_true) = False,
     base: Param("base model: 'tiny', a diffusers folder or a hub id (SD2 or Marigold)", str) = None,
     objective: Param(f"training objective: one of {sorted(OBJECTIVES)}", str) = None,
+    e2e_bce_weight: Param("objective e2e: weight of the BCE of the soft key-colour mask", float) = None,
+    e2e_dice_weight: Param("objective e2e: weight of the Dice loss of the soft key-colour mask", float) = None,
+    e2e_l1_weight: Param("objective e2e: weight of the L1 to the full painted target (0: off)", float) = None,
     noise_schedule: Param("'trailing' (zero-SNR, trailing timesteps) or 'sd2'", str) = None,
     size: Param("training crop side in pixels (multiple of 8)", int) = None,
     lr: Param("peak learning rate of Adam", float) = None,
@@ -548,7 +559,7 @@ def cocogold_train(
     micro_batch_size: Param("samples per process per forward pass", int) = None,
     mixed_precision: Param("no, fp16 or bf16", str) = None,
     ema: Param("keep an exponential moving average of the UNet and save it as the model", store_true) = False,
-    gradient_checkpointing: Param("trade compute for memory in the UNet", store_true) = False,
+    gradient_checkpointing: Param("trade compute for memory in the UNet (and the VAE decoder with --objective e2e)", store_true) = False,
     checkpoint_every: Param("optimizer steps between checkpoints", int) = None,
     validate_every: Param("optimizer steps between validations (0: never)", int) = None,
     log_with: Param("tensorboard, wandb or none", str) = None,
@@ -556,6 +567,7 @@ def cocogold_train(
 ):
     "Fine-tune a Stable Diffusion UNet to paint what a prompt names, Marigold-style (see cocogold.train)."
     overrides = {k: v for k, v in dict(coco_root=coco_root, out=out, max_steps=max_steps, base=base, objective=objective,
+                                       e2e_bce_weight=e2e_bce_weight, e2e_dice_weight=e2e_dice_weight, e2e_l1_weight=e2e_l1_weight,
                                        noise_schedule=noise_schedule, size=size, lr=lr, batch_size=batch_size,
                                        micro_batch_size=micro_batch_size, mixed_precision=mixed_precision,
                                        checkpoint_every=checkpoint_every, validate_every=validate_every,
