@@ -335,7 +335,7 @@ def readme_markdown(nb):
     nb = nbformat.from_dict(json.loads(json.dumps(nb)))
     for c in nb.cells:
         if c.cell_type == "code": c.outputs = [o for o in c.outputs if o.get("name") != "stderr"]
-    body, res = MarkdownExporter().from_notebook_node(nb, resources={"output_files_dir": "README_files"})
+    body, res = MarkdownExporter().from_notebook_node(nb, resources={"output_files_dir": "nbs/images/readme"})
     for name, data in res.get("outputs", {}).items():
         (ROOT / name).parent.mkdir(parents=True, exist_ok=True)
         (ROOT / name).write_bytes(data)
