@@ -182,6 +182,7 @@ def execute_notebook(path, execute=True):
             else: os.environ[k] = v
     fm = getattr(nb, "frontmatter_", {})
     nb.cells = [c for c in nb.cells if not (c.cell_type == "raw" and c.source.startswith("---"))]
+    for cell in nb.cells: cell.pop("has_sd", None)  # nbdev's marker, not part of the notebook format
     nb.metadata["docs"] = {"key": key, "title": fm.get("title", path.stem), "description": fm.get("description", "")}
     CACHE.mkdir(parents=True, exist_ok=True)
     cached.write_text(nb2str(nb), encoding="utf-8")
