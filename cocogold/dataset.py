@@ -109,28 +109,40 @@ def default_categories(names: list) -> list:
     return known
 
 
-class CocoSegmentation(Dataset):
+class _SampleStream:
+    "What both dataset variants share: sample settings, categories, the epoch and the counts of skipped items."
+    def __init__(self, source, size, categories, target, prompt_template, synonyms, desaturate, seed, strict):
+        self.source, self.seed, self.strict, self.epoch = source, seed, strict, 0
+        self.config = SampleConfig(size, target, prompt_template, synonyms, desaturate)
+        self.categories = default_categories(source.category_names) if categories is None else list(categories)
+        self.positions = category_positions(source.category_names, self.categories)
+        self.skipped = Counter()
+
+    def set_epoch(self, epoch: int):
+        "Use the crops of `epoch` from now on (call before each epoch, before iterating the DataLoader)."
+        self.epoch = epoch
+
+    def _skip(self, reason: str, detail, level=logging.WARNING):
+        "Count a skipped item; filtered images are logged at debug level, failures as warnings."
+        self.skipped[reason] += 1
+        _logger.log(level, "skipped (%s): %s; skipped so far: %s", reason, detail, dict(self.skipped))
+
+
+class CocoSegmentation(_SampleStream, Dataset):
     """Map-style dataset of cocogold samples from a map-style `source` (`cocogold.coco` reader).
 
     `size`: sample side in pixels; `categories`: names (default: `default_categories`); `min_side`: smallest
     usable image side in pixels (smaller images are excluded); `target`: 'white', 'green' or 'mask'; see `SampleConfig` for prompts."""
     def __init__(self, source, size=512, categories=None, min_side=300, target="white", prompt_template=None,
                  synonyms=None, desaturate=False, seed=0, balanced=False, strict=False, max_tries=10):
-        self.source, self.seed, self.balanced, self.strict, self.max_tries, self.epoch = source, seed, balanced, strict, max_tries, 0
-        self.config = SampleConfig(size, target, prompt_template, synonyms, desaturate)
-        self.categories = default_categories(source.category_names) if categories is None else list(categories)
-        self.positions = category_positions(source.category_names, self.categories)
+        super().__init__(source, size, categories, target, prompt_template, synonyms, desaturate, seed, strict)
+        self.balanced, self.max_tries = balanced, max_tries
         self.rows, self.excluded, self.present = _eligible_rows(source.index, self.positions, min_side)
         for reason, n in self.excluded.items(): _logger.warning("excluded %d images: %s", n, reason)
-        self.skipped = Counter()
         self.balanced_categories = np.flatnonzero(self.present.any(0))
         if not len(self.rows): raise ValueError(f"no usable image in the source for {self.categories} (excluded: {dict(self.excluded)})")
 
     def __len__(self): return len(self.rows)
-
-    def set_epoch(self, epoch: int):
-        "Use the crops of `epoch` from now on (call before each epoch, before iterating the DataLoader)."
-        self.epoch = epoch
 
     @property
     def counts(self) -> Counter:
@@ -143,10 +155,6 @@ class CocoSegmentation(Dataset):
         col = int(rng.choice(self.balanced_categories))
         with_cat = np.flatnonzero(self.present[:, col])
         return self.rows[int(rng.choice(with_cat))], [self.positions[col]]
-
-    def _skip(self, reason: str, detail):
-        self.skipped[reason] += 1
-        _logger.warning("skipped a sample (%s): %s; skipped so far: %s", reason, detail, dict(self.skipped))
 
     def __getitem__(self, i: int) -> dict:
         if not 0 <= i < len(self): raise IndexError(f"index {i} out of range for {len(self)} samples")
@@ -162,29 +170,17 @@ class CocoSegmentation(Dataset):
         raise RuntimeError(f"sample {i}: {self.max_tries} images in a row could not be used (skipped: {dict(self.skipped)})")
 
 # %% ../nbs/03_dataset.ipynb #45209cc3
-class CocoSegmentationStream(IterableDataset):
+class CocoSegmentationStream(_SampleStream, IterableDataset):
     "Iterable dataset of cocogold samples from any source with `records()` (same options as `CocoSegmentation`)."
     def __init__(self, source, size=512, categories=None, min_side=300, target="white", prompt_template=None,
                  synonyms=None, desaturate=False, seed=0, strict=False):
-        self.source, self.seed, self.strict, self.min_side, self.epoch = source, seed, strict, min_side, 0
-        self.config = SampleConfig(size, target, prompt_template, synonyms, desaturate)
-        self.categories = default_categories(source.category_names) if categories is None else list(categories)
-        self.positions = category_positions(source.category_names, self.categories)
-        self.skipped = Counter()
-
-    def set_epoch(self, epoch: int):
-        "Use the crops of `epoch` from now on."
-        self.epoch = epoch
+        super().__init__(source, size, categories, target, prompt_template, synonyms, desaturate, seed, strict)
+        self.min_side = min_side
 
     @property
     def counts(self) -> Counter:
         "Every counter: annotations ignored by the reader and images skipped so far (in this process)."
         return self.source.ignored + self.skipped
-
-    def _skip(self, reason: str, detail, level=logging.WARNING):
-        "Count a skipped image; filtered images are logged at debug level, failures as warnings."
-        self.skipped[reason] += 1
-        _logger.log(level, "skipped an image (%s): %s; skipped so far: %s", reason, detail, dict(self.skipped))
 
     def _sample(self, k: int, record: ImageRecord):
         if min(record.width, record.height) < self.min_side:
