@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import matplotlib.pyplot as plt
 from fastcore.script import Param, bool_arg
+from torch.utils.data import IterableDataset
 from tqdm.auto import tqdm
 
 from .coco import open_coco
@@ -25,7 +26,7 @@ def _samples(dataset, n_samples: int, seed: int):
     rng, done, epoch = np.random.default_rng(seed), 0, 0
     while done < n_samples:
         dataset.set_epoch(epoch)
-        order = rng.permutation(len(dataset)) if hasattr(dataset, "__getitem__") else None
+        order = None if isinstance(dataset, IterableDataset) else rng.permutation(len(dataset))
         stream = (dataset[int(i)] for i in order) if order is not None else iter(dataset)
         before = done
         for sample in stream:
@@ -106,8 +107,8 @@ def cocogold_balance(coco_root: Param("COCO 2017 folder (annotations/, images/)"
                      compare_balanced: Param("also measure balanced sampling", bool_arg) = True):
     "Measure the class balance of cocogold samples, print the table and write balance.json / balance.png to OUT."
     cats = [c.strip() for c in categories.split(",")] if categories else None
-    make = lambda balanced: CocoSegmentation(open_coco(coco_root, split, kind), size=size, categories=cats,
-                                             min_side=min_side, seed=seed, balanced=balanced)
+    source = open_coco(coco_root, split, kind)
+    make = lambda balanced: CocoSegmentation(source, size=size, categories=cats, min_side=min_side, seed=seed, balanced=balanced)
     stats = class_balance(make(False), samples, seed)
     print(balance_table(stats))
     write_balance(out, stats, class_balance(make(True), samples, seed) if compare_balanced else None)

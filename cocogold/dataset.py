@@ -182,21 +182,26 @@ class CocoSegmentationStream(_SampleStream, IterableDataset):
         "Every counter: annotations ignored by the reader and images skipped so far (in this process)."
         return self.source.ignored + self.skipped
 
-    def _sample(self, k: int, record: ImageRecord):
+    def _sample(self, record: ImageRecord):
         if min(record.width, record.height) < self.min_side:
             return self._skip(f"image smaller than min_side={self.min_side}", record.image_id, logging.DEBUG)
         if not (np.isin(record.categories, self.positions) & ~record.crowd).any():
             return self._skip("image without a usable category", record.image_id, logging.DEBUG)
-        rng = np.random.default_rng([self.seed, self.epoch, k])
+        rng = np.random.default_rng([self.seed, self.epoch, record.image_id])  # the same crop in any worker
         try: return build_sample(record, self.source.category_names, self.positions, self.config, rng)
         except ImageReadError as e:
             if self.strict: raise
             return self._skip("unreadable image", e)
 
-    def __iter__(self):
+    def _worker_records(self):
+        """This DataLoader worker's records. A source with random access (`record(row)`) is split by row here; a
+        Hugging Face stream is already split between workers by its shards, so every record it yields is ours."""
+        if not hasattr(self.source, "record"): return self.source.records()
         info = get_worker_info()
         worker, workers = (info.id, info.num_workers) if info else (0, 1)
-        for k, record in enumerate(self.source.records()):
-            if k % workers != worker: continue
-            sample = self._sample(k, record)
+        return (self.source.record(row) for row in range(worker, len(self.source), workers))
+
+    def __iter__(self):
+        for record in self._worker_records():
+            sample = self._sample(record)
             if sample is not None: yield sample
