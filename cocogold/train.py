@@ -403,8 +403,9 @@ def optimizer_steps(accelerator: Accelerator, models: TrainingModels, optimizer,
 
 # %% ../nbs/09_train.ipynb #4c67383c
 def pipeline_options(config: TrainConfig) -> dict:
-    "The `CocogoldPipeline` config a model trained with `config` needs: its resolution, key colour and prediction mode."
+    "The `CocogoldPipeline` config a model trained with `config` needs: resolution, key colour, desaturation, prediction mode."
     return dict(default_processing_resolution=config.size, key_colour=config.dataset_options.get("target", "white"),
+                desaturate_input=config.dataset_options.get("desaturate", False),
                 prediction_mode=OBJECTIVES[config.objective].prediction_mode)
 
 
@@ -469,7 +470,9 @@ def save_model(accelerator: Accelerator, models: TrainingModels, ema: EMAModel, 
         partial = folder.with_name(".partial-model")
         shutil.rmtree(partial, ignore_errors=True)
         with ema_weights(accelerator.unwrap_model(models.unet), ema) as unet:
-            components = {**base_components(config), "unet": unet, "scheduler": models.noise_scheduler}
+            frozen = dict(vae=models.vae.float(), text_encoder=models.prompt_encoder.text_encoder.float(),
+                          tokenizer=models.prompt_encoder.tokenizer)  # the run's own frozen parts, saved in float32
+            components = {**frozen, "unet": unet, "scheduler": models.noise_scheduler}
             CocogoldPipeline.from_components(components, **pipeline_options(config)).save_pretrained(partial)
         shutil.rmtree(folder, ignore_errors=True)
         partial.rename(folder)

@@ -150,7 +150,8 @@ def doc_processors(nb, execute):
 def cache_key(path, execute):
     "A hash of everything a processed notebook depends on."
     h = hashlib.sha256(f"{execute} {sorted(skip_flags())}".encode())
-    for p in [Path(path), ROOT / "settings.ini", Path(__file__), *sorted(LIB.glob("*.py"))]: h.update(p.read_bytes())
+    library = sorted(p for p in LIB.rglob("*") if p.is_file() and "__pycache__" not in p.parts)  # code and bundled weights
+    for p in [Path(path), ROOT / "settings.ini", Path(__file__), *library]: h.update(p.read_bytes())
     return h.hexdigest()
 
 
