@@ -66,17 +66,29 @@ class CocoIndex:
         return row
 
 # %% ../nbs/01_coco.ipynb #d92b441b
-def _drop_reasons(seg_rows, cat_rows, bboxes, areas, widths, heights):
+def _drop_reasons(seg_rows, cat_rows, bboxes, areas, widths, heights, empty):
     "Per segment: the reason it is ignored ('' when kept)."
     w, h = widths[np.clip(seg_rows, 0, None)], heights[np.clip(seg_rows, 0, None)]
     x, y, bw, bh = bboxes.T
     outside = (x >= w) | (y >= h) | (x + bw <= 0) | (y + bh <= 0)
     reasons = np.full(len(seg_rows), "", dtype=object)
     reasons[outside] = "segment box outside its image"
+    reasons[empty] = "segment whose polygons all have fewer than 3 points"
     reasons[(areas <= 0) | (bw <= 0) | (bh <= 0)] = "segment with zero area"
     reasons[cat_rows < 0] = "segment of unknown category"
     reasons[seg_rows < 0] = "segment of unknown image"
     return reasons
+
+
+_SHORT_POLYGON = "polygon with fewer than 3 points (dropped from a kept segment)"
+
+
+def _ignored_counts(reasons, short_polygons) -> Counter:
+    "Ignored segments by reason, plus the polygons of fewer than 3 points dropped from the kept segments."
+    ignored = Counter(r for r in reasons if r)
+    short = int(np.asarray(short_polygons, np.int64)[reasons == ""].sum())
+    if short: ignored[_SHORT_POLYGON] = short
+    return ignored
 
 
 def _positions(sorted_keys, values, queries):
@@ -88,10 +100,12 @@ def _positions(sorted_keys, values, queries):
 
 
 def build_index(image_ids, widths, heights, file_names, seg_image_ids, seg_ids, seg_category_ids, seg_bboxes,
-                seg_areas, seg_crowd, categories) -> tuple:
+                seg_areas, seg_crowd, categories, seg_empty=None, seg_short_polygons=None) -> tuple:
     """A `CocoIndex` from flat per-image and per-segment sequences, and the kept segments' original positions.
 
-    `categories` is a list of (category id, name). Returns `(index, kept)`, `kept` an int array of the
+    `categories` is a list of (category id, name); `seg_empty` (bool, default all False) flags segmentations
+    that enclose nothing, `seg_short_polygons` (int, default 0) counts each segment's polygons of fewer than
+    3 points. Returns `(index, kept)`, `kept` an int array of the
     input positions of the kept segments in index order (to align extra per-segment data)."""
     order = np.argsort(np.asarray(image_ids, np.int64), kind="stable")
     ids = np.asarray(image_ids, np.int64)[order]
@@ -103,9 +117,11 @@ def build_index(image_ids, widths, heights, file_names, seg_image_ids, seg_ids, 
     cat_rows = _positions(cat_ids[cat_order], cat_order, seg_category_ids)
     bboxes = np.asarray(seg_bboxes, np.float32).reshape(-1, 4)
     areas = np.asarray(seg_areas, np.float32)
-    reasons = _drop_reasons(seg_rows, cat_rows, bboxes, areas, widths, heights)
-    ignored = Counter(r for r in reasons if r)
-    for reason, count in ignored.items(): _logger.warning("ignored %d annotations: %s", count, reason)
+    empty = np.zeros(len(areas), bool) if seg_empty is None else np.asarray(seg_empty, bool)
+    short = np.zeros(len(areas), np.int64) if seg_short_polygons is None else seg_short_polygons
+    reasons = _drop_reasons(seg_rows, cat_rows, bboxes, areas, widths, heights, empty)
+    ignored = _ignored_counts(reasons, short)
+    for reason, count in ignored.items(): _logger.warning("ignored %d: %s", count, reason)
     kept = np.flatnonzero(reasons == "")
     kept = kept[np.argsort(seg_rows[kept], kind="stable")]
     index = CocoIndex(
@@ -250,6 +266,13 @@ def _pack_segmentation(segm) -> tuple:
     return _POLYGONS, array("d", flat[:-1]).tobytes()
 
 
+def _short_polygons(segm) -> tuple:
+    "(polygons with fewer than 3 points, True when no polygon is left) of a COCO segmentation; (0, False) for RLE."
+    if not isinstance(segm, list): return 0, False
+    short = sum(len(p) < 6 for p in segm)
+    return short, short == len(segm)
+
+
 def segmentation_rle(kind: int, data: bytes, height: int, width: int) -> dict:
     "The pycocotools RLE of a packed segmentation (see `_pack_segmentation`) in a `height` x `width` image."
     if kind == _RLE: return {"size": [height, width], "counts": bytes(data)}
@@ -266,7 +289,8 @@ def _annotation_tuple(d):
     "json object_hook: compact an instances annotation (with its segmentation) to a tuple as it is parsed."
     if "segmentation" in d and "category_id" in d:
         kind, data = _pack_segmentation(d["segmentation"])
-        return (d["id"], d["image_id"], d["category_id"], d.get("iscrowd", 0), *d["bbox"], d["area"], kind, data)
+        return (d["id"], d["image_id"], d["category_id"], d.get("iscrowd", 0), *d["bbox"], d["area"], kind, data,
+                *_short_polygons(d["segmentation"]))
     return d
 
 
@@ -278,7 +302,8 @@ def read_instances_json(path) -> tuple:
     cols = np.array([a[:9] for a in anns], dtype=np.float64).reshape(-1, 9)
     index, kept = build_index([i["id"] for i in images], [i["width"] for i in images], [i["height"] for i in images],
                               [i["file_name"] for i in images], cols[:, 1], cols[:, 0], cols[:, 2], cols[:, 4:8],
-                              cols[:, 8], cols[:, 3], [(c["id"], c["name"]) for c in data["categories"]])
+                              cols[:, 8], cols[:, 3], [(c["id"], c["name"]) for c in data["categories"]],
+                              seg_empty=[a[12] for a in anns], seg_short_polygons=[a[11] for a in anns])
     kinds = np.array([anns[k][9] for k in kept], np.int8)
     sizes = np.array([len(anns[k][10]) for k in kept], np.int64)
     blob = np.frombuffer(b"".join(anns[k][10] for k in kept), np.uint8)
@@ -372,17 +397,23 @@ def _hf_category_names(features, cols: HFColumns, category_names):
     return list(label.names) if hasattr(label, "names") else None
 
 
+def _category_position(value, category_names: list) -> int:
+    "Position of a category given as a name or an int in `category_names`; -1 (an unknown category) if it has none."
+    if isinstance(value, str): return category_names.index(value) if value in category_names else -1
+    return int(value) if 0 <= int(value) < len(category_names) else -1
+
+
 def _object_columns(objs: list, cols: HFColumns, category_names: list) -> tuple:
-    "(category positions, xywh boxes, areas, crowd flags) of a row's objects; names must be in `category_names`."
-    cats = [o[cols.category] for o in objs]
-    cats = [category_names.index(c) if isinstance(c, str) and c in category_names else (-1 if isinstance(c, str) else int(c))
-            for c in cats]
+    """(category positions (-1: unknown), xywh boxes, areas, crowd flags, empty-segmentation flags, counts of
+    polygons with fewer than 3 points) of a row's objects."""
+    cats = [_category_position(o[cols.category], category_names) for o in objs]
     boxes = np.array([o[cols.bbox] for o in objs], np.float32).reshape(-1, 4)
     if cols.bbox_format == "xyxy": boxes[:, 2:] -= boxes[:, :2]
     areas = np.array([o.get(cols.area) or 0 for o in objs], np.float32)
     areas = np.where(areas > 0, areas, boxes[:, 2] * boxes[:, 3])
     crowd = np.array([bool(o.get(cols.iscrowd) or 0) for o in objs], bool)
-    return np.array(cats, np.int64), boxes, areas, crowd
+    short, empty = np.array([_short_polygons(o.get(cols.segmentation)) for o in objs], np.int64).reshape(-1, 2).T
+    return np.array(cats, np.int64), boxes, areas, crowd, empty.astype(bool), short
 
 
 def _segmentation_masks(segmentations: list, height: int, width: int) -> np.ndarray:
@@ -410,7 +441,8 @@ def _undecoded(dataset, cols: HFColumns):
     return dataset.cast_column(cols.image, HFImage(decode=False))
 
 
-_NO_OBJECTS = (np.zeros(0, np.int64), np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, bool))
+_NO_OBJECTS = (np.zeros(0, np.int64), np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, bool),
+               np.zeros(0, bool), np.zeros(0, np.int64))
 
 
 def _names_from_rows(per_row: list, cols: HFColumns) -> list:
@@ -443,12 +475,12 @@ class HFSource(CocoSource):
         widths, heights = _image_sizes(self.dataset, cols) if cols.width not in meta or cols.height not in meta \
             else (list(rows[cols.width]), list(rows[cols.height]))
         objects = [_object_columns(objs, cols, names) for objs in per_row]
-        cats, boxes, areas, crowd = (np.concatenate([o[k] for o in objects] + [empty]) for k, empty in enumerate(_NO_OBJECTS))
+        cats, boxes, areas, crowd, empty, short = (np.concatenate([o[k] for o in objects] + [none]) for k, none in enumerate(_NO_OBJECTS))
         counts = [len(o[0]) for o in objects]
         positions = np.concatenate([np.arange(c) for c in counts] + [np.zeros(0, np.int64)])
         self.index, _ = build_index(ids, widths, heights, np.arange(len(ids)).astype(str), np.repeat(ids, counts),
-                                    positions, cats, boxes, areas, crowd, list(enumerate(names)))
-        self.rows = np.argsort(ids, kind="stable")  # dataset row of each index row
+                                    positions, cats, boxes, areas, crowd, list(enumerate(names)), empty, short)
+        self.rows = self.index.file_names.astype(np.int64)  # the dataset row of each index row, kept as its file name
 
     def read_image(self, row: int) -> Image.Image:
         "The RGB image of index row `row` (raises `ImageReadError` naming the image id)."
@@ -471,18 +503,16 @@ class HFStreamSource:
         if getattr(dataset, "features", None) is not None and cols.image in dataset.features: self.dataset = _undecoded(dataset, cols)
         self.ignored = Counter()
 
-    def category_index(self, name: str) -> int:
-        "Position of category `name`; an error listing the valid names if unknown."
-        return category_positions(self.category_names, [name])[0]
+    category_index = CocoSource.category_index
 
     def _record(self, row: dict) -> ImageRecord:
         cols, image_id = self.cols, int(row[self.cols.image_id])
         objs = _object_list(row[cols.objects])
-        cats, boxes, areas, crowd = _object_columns(objs, cols, self.category_names)
+        cats, boxes, areas, crowd, empty, short = _object_columns(objs, cols, self.category_names)
         if cols.width in row and cols.height in row: width, height = int(row[cols.width]), int(row[cols.height])
         else: width, height = Image.open(io.BytesIO(_image_bytes(row[cols.image]))).size
-        reasons = _drop_reasons(np.zeros(len(cats), int), cats, boxes, areas, np.array([width]), np.array([height]))
-        self.ignored.update(r for r in reasons if r)
+        reasons = _drop_reasons(np.zeros(len(cats), int), cats, boxes, areas, np.array([width]), np.array([height]), empty)
+        self.ignored.update(_ignored_counts(reasons, short))
         keep = np.flatnonzero(reasons == "")
         return ImageRecord(image_id, width, height, cats[keep].astype(np.int16), boxes[keep], areas[keep], crowd[keep],
                            lambda: _read_hf_image(row[cols.image], image_id),

@@ -64,11 +64,13 @@ def key_colour(name: str) -> torch.Tensor:
     return torch.tensor(KEY_COLOURS[name], dtype=torch.float32).view(3, 1, 1)
 
 # %% ../nbs/00_core.ipynb #36c95a58
-def desaturate_highlights(image: torch.Tensor, threshold: float = 0.9, strength: float = 0.85) -> torch.Tensor:
+def desaturate_highlights(image: torch.Tensor, threshold: float = 0.8, strength: float = 0.75) -> torch.Tensor:
     """Darken near-white pixels of `image` (...x3xHxW, values in [-1, 1]).
 
-    A pixel whose three channels all exceed `threshold` (in [-1, 1] units) is multiplied by `strength`
-    (in (0, 1]), so no input pixel keeps the white key colour. Other pixels are unchanged."""
+    A pixel whose three channels all exceed `threshold` (in [-1, 1] units; the default 0.8 is the white
+    read-back's 0.9 in [0, 1] units) is multiplied by `strength` (in (0, threshold]), so no output pixel has
+    every channel above `threshold` and a second pass changes nothing. Other pixels are unchanged."""
+    if not 0 < strength <= threshold: raise ValueError(f"strength must be in (0, threshold={threshold}], got {strength}")
     near_white = (image > threshold).all(dim=-3, keepdim=True)
     return torch.where(near_white, image * strength, image)
 

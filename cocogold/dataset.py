@@ -86,20 +86,28 @@ def build_sample(record: ImageRecord, category_names: list, eligible_categories,
                 crop_box=tuple(int(v) for v in choice.box))
 
 # %% ../nbs/03_dataset.ipynb #03d8a3db
-def _eligible_rows(index, positions, min_side: int) -> tuple:
-    "Image rows with a side >= `min_side` and a non-crowd segment of `positions`, the count of each exclusion, and per-row category presence."
-    seg_rows = np.repeat(np.arange(len(index)), np.diff(index.seg_start))
-    wanted = np.isin(index.seg_categories, positions) & ~index.seg_crowd
-    present = np.zeros((len(index), len(positions)), bool)
-    column = np.full(len(index.category_names), -1)
+def _exclusions(widths, heights, seg_rows, seg_categories, seg_crowd, positions, min_side: int) -> tuple:
+    """Per image (widths, heights [N]; segments given by their image row `seg_rows`): the reason it is excluded
+    ('' when usable: a side >= `min_side` and a non-crowd segment of `positions`), and which of `positions` it
+    holds as non-crowd segments (bool [N, len(positions)])."""
+    wanted = np.isin(seg_categories, positions) & ~np.asarray(seg_crowd, bool)
+    present = np.zeros((len(widths), len(positions)), bool)
+    column = np.full(max(positions, default=-1) + 1, -1)
     column[positions] = np.arange(len(positions))
-    present[seg_rows[wanted], column[index.seg_categories[wanted]]] = True
-    small = np.minimum(index.widths, index.heights) < min_side
-    empty = ~present.any(1) & ~small
-    excluded = Counter({f"image smaller than min_side={min_side}": int(small.sum()),
-                        "image without a usable category": int(empty.sum())})
-    rows = np.flatnonzero(~small & ~empty)
-    return rows, +excluded, present[rows]
+    present[seg_rows[wanted], column[seg_categories[wanted]]] = True
+    small = np.minimum(widths, heights) < min_side
+    reasons = np.where(present.any(1), "", "image without a usable category").astype(object)
+    reasons[small] = f"image smaller than min_side={min_side}"
+    return reasons, present
+
+
+def _eligible_rows(index, positions, min_side: int) -> tuple:
+    "Image rows usable by `_exclusions`, the count of each exclusion, and per-row category presence."
+    seg_rows = np.repeat(np.arange(len(index)), np.diff(index.seg_start))
+    reasons, present = _exclusions(index.widths, index.heights, seg_rows, index.seg_categories, index.seg_crowd,
+                                   positions, min_side)
+    rows = np.flatnonzero(reasons == "")
+    return rows, Counter(r for r in reasons if r), present[rows]
 
 
 def default_categories(names: list) -> list:
@@ -183,10 +191,9 @@ class CocoSegmentationStream(_SampleStream, IterableDataset):
         return self.source.ignored + self.skipped
 
     def _sample(self, record: ImageRecord):
-        if min(record.width, record.height) < self.min_side:
-            return self._skip(f"image smaller than min_side={self.min_side}", record.image_id, logging.DEBUG)
-        if not (np.isin(record.categories, self.positions) & ~record.crowd).any():
-            return self._skip("image without a usable category", record.image_id, logging.DEBUG)
+        reasons, _ = _exclusions([record.width], [record.height], np.zeros(len(record), int), record.categories,
+                                 record.crowd, self.positions, self.min_side)
+        if reasons[0]: return self._skip(reasons[0], record.image_id, logging.DEBUG)
         rng = np.random.default_rng([self.seed, self.epoch, record.image_id])  # the same crop in any worker
         try: return build_sample(record, self.source.category_names, self.positions, self.config, rng)
         except ImageReadError as e:
