@@ -79,11 +79,10 @@ class SegmentationScores:
         intersection, union = mask_counts(pred, gt)
         self.intersections.append(intersection); self.unions.append(union); self.categories.append(str(category))
 
-    def _scores(self, keep: np.ndarray) -> dict:
-        "mIoU, oIoU, class-mean IoU and count over the samples selected by the bool array `keep`."
+    def _scores(self, ious: np.ndarray, keep: np.ndarray) -> dict:
+        "mIoU, oIoU, class-mean IoU and count over the samples selected by the bool array `keep`; `ious`: every sample's IoU."
         inter, union = np.asarray(self.intersections)[keep], np.asarray(self.unions)[keep]
-        ious = np.array([_iou(i, u) for i, u in zip(inter, union)])
-        cats = np.asarray(self.categories)[keep]
+        ious, cats = ious[keep], np.asarray(self.categories)[keep]
         class_ious = [ious[cats == c].mean() for c in sorted(set(cats))]
         return {"miou": float(ious.mean()), "oiou": _iou(int(inter.sum()), int(union.sum())),
                 "class_miou": float(np.mean(class_ious)), "n_samples": int(keep.sum())}
@@ -96,18 +95,18 @@ class SegmentationScores:
         "All scores as a JSON-ready dict (see the notebook for definitions); raises ValueError when empty."
         if not self.categories: raise ValueError("no samples added: nothing to summarise")
         cats, ious = np.asarray(self.categories), self.per_sample_iou()
-        out = self._scores(np.ones(len(cats), dtype=bool))
+        out = self._scores(ious, np.ones(len(cats), dtype=bool))
         out["precision_at"] = {f"{t:g}": float((ious >= t).mean()) for t in self.thresholds}
         out["per_class"] = {}
         for c in sorted(set(self.categories)):
-            s = self._scores(cats == c)
+            s = self._scores(ious, cats == c)
             out["per_class"][c] = {"iou": s["miou"], "oiou": s["oiou"], "n": s["n_samples"]}
         out["seen"] = out["unseen"] = out["harmonic"] = None
         out["seen_categories"] = None if self.seen_categories is None else sorted(self.seen_categories)
         if self.seen_categories is not None:
             seen = np.isin(cats, sorted(self.seen_categories))
-            out["seen"] = self._scores(seen) if seen.any() else None
-            out["unseen"] = self._scores(~seen) if (~seen).any() else None
+            out["seen"] = self._scores(ious, seen) if seen.any() else None
+            out["unseen"] = self._scores(ious, ~seen) if (~seen).any() else None
             if out["seen"] and out["unseen"]: out["harmonic"] = _harmonic(out["seen"]["miou"], out["unseen"]["miou"])
         return out
 

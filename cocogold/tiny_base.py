@@ -28,7 +28,7 @@ from .coco import open_coco
 from .core import cli, pil_to_tensor
 from .dataset import paint_target
 from .evaluate import mask_iou
-from .model import decode_latents, encode_images, tiny_components, training_scheduler
+from .model import decode_latents, encode_images, prompt_ids, tiny_components, training_scheduler
 from .postprocess import read_mask
 from .synth import CATEGORY_STYLES, make_synthetic_coco
 
@@ -177,10 +177,8 @@ def tiny_text_to_image_unet(sample_size: int = 16, seed: int = 0) -> UNet2DCondi
 
 # %% ../nbs/11_tiny_base.ipynb #a5531f76
 def _encode_prompts(text_encoder, tokenizer, captions: list) -> torch.Tensor:
-    "The text encoder's last hidden state (BxLxD) for `captions`, padded to the tokenizer's length."
-    ids = tokenizer(captions, padding="max_length", max_length=tokenizer.model_max_length, truncation=True,
-                    return_tensors="pt").input_ids
-    return text_encoder(ids)[0]
+    "The text encoder's last hidden state (BxLxD) for `captions`, with gradients (pretraining trains the encoder)."
+    return text_encoder(prompt_ids(tokenizer, captions).to(text_encoder.device))[0]
 
 
 def _caption_batch(scenes: CaptionedScenes, picks: list, rng: np.random.Generator, drop_prob: float) -> list:

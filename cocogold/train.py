@@ -38,7 +38,7 @@ from .coco import open_coco
 from .dataset import CocoSegmentation
 from .e2e import e2e_loss, e2e_settings
 from .evaluate import SegmentationScores
-from .model import PromptEncoder, encode_images, load_components, tiny_components, training_scheduler
+from .model import PromptEncoder, encode_images, load_components, tiny_components, training_scheduler, vae_scale_factor
 from .pipeline import CocogoldPipeline
 from .postprocess import show_grid
 
@@ -200,7 +200,6 @@ def check_config(config: TrainConfig, num_processes: int = 1) -> int:
     if config.noise_schedule not in ("trailing", "sd2"): raise ValueError(f"noise_schedule must be 'trailing' or 'sd2', not {config.noise_schedule!r}")
     if config.mixed_precision not in ("no", "fp16", "bf16"): raise ValueError(f"mixed_precision must be no, fp16 or bf16, not {config.mixed_precision!r}")
     if config.log_with not in ("tensorboard", "wandb", "none"): raise ValueError(f"log_with must be tensorboard, wandb or none, not {config.log_with!r}")
-    if config.size % 8: raise ValueError(f"size={config.size} must be a multiple of 8 (the VAE downsamples by 8)")
     if not _looks_like_base(config.base):
         raise ValueError(f"unknown base {config.base!r}: not 'tiny', an existing folder, or a hub id like 'org/name'")
     return config.batch_size // per_step
@@ -308,6 +307,8 @@ def training_models(config: TrainConfig, device, weight_dtype=torch.float32) -> 
     "`TrainingModels` and the tokenizer for `config.base`, frozen parts on `device` in `weight_dtype`."
     components = base_components(config)
     unet, vae, text_encoder = components["unet"], components["vae"], components["text_encoder"]
+    if config.size % vae_scale_factor(vae):
+        raise ValueError(f"size={config.size} must be a multiple of {vae_scale_factor(vae)}, the downsampling factor of the VAE of {config.base}")
     for frozen in (vae, text_encoder):
         frozen.requires_grad_(False).eval().to(device)
         if weight_dtype != torch.float32: frozen.to(dtype=weight_dtype)
@@ -555,7 +556,7 @@ def cocogold_train(
     e2e_dice_weight: Param("objective e2e: weight of the Dice loss of the soft key-colour mask", float) = None,
     e2e_l1_weight: Param("objective e2e: weight of the L1 to the full painted target (0: off)", float) = None,
     noise_schedule: Param("'trailing' (zero-SNR, trailing timesteps) or 'sd2'", str) = None,
-    size: Param("training crop side in pixels (multiple of 8)", int) = None,
+    size: Param("training crop side in pixels (a multiple of the VAE's downsampling factor: 8 for SD2, 4 for the tiny base)", int) = None,
     lr: Param("peak learning rate of Adam", float) = None,
     batch_size: Param("effective batch per optimizer step over all processes", int) = None,
     micro_batch_size: Param("samples per process per forward pass", int) = None,
