@@ -235,13 +235,13 @@ class PretrainConfig:
     "Settings of `pretrain_base` (sizes in pixels, learning rates for AdamW)."
     seed: int = 0
     size: int = 64
-    n_scenes: int = 800
+    n_scenes: int = 3000
     n_heldout: int = 100
     vae_steps: int = 1000
     vae_batch_size: int = 16
     vae_lr: float = 2e-3
     vae_key_weight: float = 5.0
-    unet_steps: int = 700
+    unet_steps: int = 5000
     unet_batch_size: int = 16
     unet_lr: float = 1e-3
     caption_drop: float = 0.1
