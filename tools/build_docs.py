@@ -221,14 +221,18 @@ TEMPLATE = """{%- extends 'classic/base.html.j2' -%}
 """
 
 
+def quarto_tag_remover():
+    "nbconvert preprocessor dropping what the tags of `quarto_options` hide: inputs, outputs or whole cells."
+    return TagRemovePreprocessor(remove_input_tags={"remove_input"}, remove_all_outputs_tags={"remove_output"},
+                                 remove_cell_tags={"remove_cell"})
+
+
 def html_exporter():
     "nbconvert's HTML exporter for page bodies: no prompts, images embedded, Quarto options honoured."
     ex = HTMLExporter(template_name="basic", extra_loaders=[DictLoader({"page.html.j2": TEMPLATE})],
                       template_file="page.html.j2", exclude_input_prompt=True, exclude_output_prompt=True,
                       embed_images=True)
-    tags = TagRemovePreprocessor(remove_input_tags={"remove_input"}, remove_all_outputs_tags={"remove_output"},
-                                 remove_cell_tags={"remove_cell"})
-    ex.register_preprocessor(tags, enabled=True)
+    ex.register_preprocessor(quarto_tag_remover(), enabled=True)
     return ex
 
 
@@ -337,7 +341,9 @@ def readme_markdown(nb):
     nb = nbformat.from_dict(json.loads(json.dumps(nb)))
     for c in nb.cells:
         if c.cell_type == "code": c.outputs = [o for o in c.outputs if o.get("name") != "stderr"]
-    body, res = MarkdownExporter().from_notebook_node(nb, resources={"output_files_dir": "nbs/images/readme"})
+    exporter = MarkdownExporter()
+    exporter.register_preprocessor(quarto_tag_remover(), enabled=True)
+    body, res = exporter.from_notebook_node(nb, resources={"output_files_dir": "nbs/images/readme"})
     for name, data in res.get("outputs", {}).items():
         (ROOT / name).parent.mkdir(parents=True, exist_ok=True)
         (ROOT / name).write_bytes(data)
