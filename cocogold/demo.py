@@ -53,6 +53,7 @@ class DemoConfig:
     max_steps: int = 600
     batch_size: int = 16
     lr: float = 2e-3
+    freeze_cross_attention: bool = True  # keep the base's prompt -> image layers (see `cocogold.train`)
     warmup_steps: int = 20
     validate_every: int = 100
     inference_steps: int = 4
@@ -95,6 +96,7 @@ def balance_chart(dataset, out, n_samples: int = 400, seed: int = 0) -> dict:
 def demo_train_config(config: DemoConfig, run) -> TrainConfig:
     "The `TrainConfig` of the demo's fine-tuning run in the folder `run`."
     return TrainConfig(base=str(config.base_path()), out=str(run), size=config.size, categories=tuple(config.seen), objective=config.objective,
+                       freeze_cross_attention=config.freeze_cross_attention,
                        lr=config.lr, warmup_steps=config.warmup_steps, decay_steps=config.max_steps, final_lr_ratio=0.05,
                        batch_size=config.batch_size, micro_batch_size=config.batch_size, max_steps=config.max_steps,
                        checkpoint_every=config.max_steps, validate_every=config.validate_every, val_samples=config.n_val,

@@ -6,9 +6,9 @@
 __all__ = ['PRESETS', 'OBJECTIVES', 'RESUMABLE_FIELDS', 'TrainConfig', 'WarmupExponentialDecay', 'sample_generator',
            'multi_res_noise', 'draw_noise', 'TrainingModels', 'scheduler_target', 'diffusion_loss', 'Objective',
            'check_config', 'config_dict', 'check_resumable', 'EpochPermutation', 'IndexedDataset', 'training_loader',
-           'checkpoints', 'save_checkpoint', 'load_checkpoint', 'base_components', 'training_models',
-           'prepare_run_folder', 'write_run_files', 'make_accelerator', 'optimizer_steps', 'pipeline_options',
-           'ema_weights', 'Validation', 'save_model', 'coco_dataset', 'train', 'cocogold_train']
+           'checkpoints', 'save_checkpoint', 'load_checkpoint', 'freeze_cross_attention', 'base_components',
+           'training_models', 'prepare_run_folder', 'write_run_files', 'make_accelerator', 'optimizer_steps',
+           'pipeline_options', 'ema_weights', 'Validation', 'save_model', 'coco_dataset', 'train', 'cocogold_train']
 
 # %% ../nbs/09_train.ipynb #ae036d9d
 import json
@@ -75,6 +75,7 @@ class TrainConfig:
     ema: bool = False
     ema_decay: float = 0.999
     gradient_checkpointing: bool = False
+    freeze_cross_attention: bool = False # keep the base's cross-attention (prompt -> image) weights as they are
     mixed_precision: str = "no"          # "no", "fp16" or "bf16"
     allow_tf32: bool = True
     seed: int = 0
@@ -297,6 +298,17 @@ def load_checkpoint(accelerator: Accelerator, checkpoint: Path, ema: EMAModel = 
         ema.load_state_dict({**state["ema"], "shadow_params": [shadow[str(i)] for i in range(len(shadow))]})
     return state["step"]
 
+# %% ../nbs/09_train.ipynb #f2e8f027
+def freeze_cross_attention(unet) -> int:
+    """Stop training the cross-attention layers of `unet` (the `attn2` module of each transformer block, where the
+    prompt's embeddings enter); returns the number of parameters frozen."""
+    frozen = 0
+    for name, module in unet.named_modules():
+        if name.endswith(".attn2"):
+            module.requires_grad_(False)
+            frozen += sum(p.numel() for p in module.parameters())
+    return frozen
+
 # %% ../nbs/09_train.ipynb #6a3678e7
 def base_components(config: TrainConfig) -> dict:
     "The components of `config.base`: built from configs for 'tiny' (seeded by `config.seed`), else loaded (conv_in widened)."
@@ -313,6 +325,7 @@ def training_models(config: TrainConfig, device, weight_dtype=torch.float32) -> 
         frozen.requires_grad_(False).eval().to(device)
         if weight_dtype != torch.float32: frozen.to(dtype=weight_dtype)
     unet.train()
+    if config.freeze_cross_attention: freeze_cross_attention(unet)
     if config.gradient_checkpointing:
         unet.enable_gradient_checkpointing()
         if config.objective == "e2e": vae.enable_gradient_checkpointing()
@@ -508,7 +521,7 @@ def train(config: TrainConfig, resume: bool = False, train_dataset: Dataset = No
     if val_dataset is None and config.validate_every: val_dataset = coco_dataset(config, config.val_split)
     models, tokenizer = training_models(config, accelerator.device, _WEIGHT_DTYPES[config.mixed_precision])
     loader, steps_per_epoch = training_loader(train_dataset, config)
-    optimizer = torch.optim.Adam(models.unet.parameters(), lr=config.lr)
+    optimizer = torch.optim.Adam([p for p in models.unet.parameters() if p.requires_grad], lr=config.lr)
     lr_factor = WarmupExponentialDecay(config.warmup_steps, config.decay_steps, config.final_lr_ratio)
     lr_schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
     ema = EMAModel(models.unet.parameters(), decay=config.ema_decay) if config.ema else None
@@ -563,6 +576,7 @@ def cocogold_train(
     mixed_precision: Param("no, fp16 or bf16", str) = None,
     ema: Param("keep an exponential moving average of the UNet and save it as the model", store_true) = False,
     gradient_checkpointing: Param("trade compute for memory in the UNet (and the VAE decoder with --objective e2e)", store_true) = False,
+    freeze_cross_attention: Param("keep the base's cross-attention weights frozen (helps categories unseen in fine-tuning)", store_true) = False,
     checkpoint_every: Param("optimizer steps between checkpoints", int) = None,
     validate_every: Param("optimizer steps between validations (0: never)", int) = None,
     log_with: Param("tensorboard, wandb or none", str) = None,
@@ -575,7 +589,8 @@ def cocogold_train(
                                        micro_batch_size=micro_batch_size, mixed_precision=mixed_precision,
                                        checkpoint_every=checkpoint_every, validate_every=validate_every,
                                        log_with=log_with, seed=seed).items() if v is not None}
-    overrides.update({k: True for k, flag in dict(ema=ema, gradient_checkpointing=gradient_checkpointing).items() if flag})
+    overrides.update({k: True for k, flag in dict(ema=ema, gradient_checkpointing=gradient_checkpointing,
+                                                  freeze_cross_attention=freeze_cross_attention).items() if flag})
     train(TrainConfig.from_preset(config, **overrides), resume=resume)
 
 # %% ../nbs/09_train.ipynb #a1c0ffef
