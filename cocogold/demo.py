@@ -9,6 +9,7 @@ __all__ = ['UNSEEN_CATEGORIES', 'CANDIDATE_THRESHOLDS', 'DIFFUSION_SETTINGS', 'D
            'objectives_markdown', 'report_markdown', 'run_demo', 'cocogold_demo']
 
 # %% ../nbs/12_demo.ipynb #b609f34c
+import itertools
 import json
 import logging
 import time
@@ -223,15 +224,15 @@ def compare_objectives(config: DemoConfig, datasets: dict, e2e_pipeline, e2e_run
 
 # %% ../nbs/12_demo.ipynb #a0c39d4c
 def example_figure(pipeline, dataset, config: DemoConfig, path) -> Figure:
-    "Grid (image | ground truth | prediction | mask) of up to `config.n_examples` test samples, half unseen; saved to `path`."
-    wanted = {"unseen": config.n_examples // 2, "seen": config.n_examples - config.n_examples // 2}
-    found = {"seen": [], "unseen": []}
+    "Grid (image | ground truth | prediction | mask) of up to `config.n_examples` test samples, half of them unseen (taking the unseen categories in turn); saved to `path`."
+    n_unseen = config.n_examples // 2
+    seen, unseen = [], {name: [] for name in config.unseen}
     for i in range(len(dataset)):
         sample = dataset[i]
-        found["unseen" if sample["category"] in config.unseen else "seen"].append(sample)
-        if all(len(found[k]) >= wanted[k] for k in wanted): break
-    unseen = found["unseen"][:wanted["unseen"]]
-    chosen = found["seen"][:config.n_examples - len(unseen)] + unseen
+        (unseen[sample["category"]] if sample["category"] in unseen else seen).append(sample)
+        if len(seen) >= config.n_examples - n_unseen and all(len(found) >= n_unseen for found in unseen.values()): break
+    taken = [s for group in itertools.zip_longest(*unseen.values()) for s in group if s is not None][:n_unseen]
+    chosen = seen[:config.n_examples - len(taken)] + taken
     output = pipeline([(s["image"] + 1) / 2 for s in chosen], [s["prompt"] for s in chosen], batch_size=len(chosen),
                       num_inference_steps=config.inference_steps, output_type="pt", generator=torch.Generator().manual_seed(0))
     rows = [(s["image"], s["mask"], p * 2 - 1, m) for s, p, m in zip(chosen, output.prediction, output.mask)]
