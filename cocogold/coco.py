@@ -524,6 +524,12 @@ class HFStreamSource:
         for k, row in enumerate(self.dataset):
             if k % step == first: yield self._record(row)
 
+    def worker_records(self, worker: int, workers: int) -> Iterator[ImageRecord]:
+        """The records DataLoader worker `worker` of `workers` reads: all that a Hugging Face `IterableDataset`
+        yields in that worker (`datasets` splits its shards between workers), else `records(shard=(worker, workers))`."""
+        from datasets import IterableDataset
+        return self.records() if isinstance(self.dataset, IterableDataset) else self.records(shard=(worker, workers))
+
 
 def open_hf(dataset, columns: HFColumns = None, category_names=None):
     "The reader of a Hugging Face dataset: `HFSource` for a `Dataset`, `HFStreamSource` for an `IterableDataset`."

@@ -179,7 +179,7 @@ class CocoSegmentation(_SampleStream, Dataset):
 
 # %% ../nbs/03_dataset.ipynb #45209cc3
 class CocoSegmentationStream(_SampleStream, IterableDataset):
-    "Iterable dataset of cocogold samples from any source with `records()` (same options as `CocoSegmentation`)."
+    "Iterable dataset of cocogold samples from a source with random access (`record(row)`) or a stream with `worker_records` (same options as `CocoSegmentation`)."
     def __init__(self, source, size=512, categories=None, min_side=300, target="white", prompt_template=None,
                  synonyms=None, desaturate=False, seed=0, strict=False):
         super().__init__(source, size, categories, target, prompt_template, synonyms, desaturate, seed, strict)
@@ -201,12 +201,11 @@ class CocoSegmentationStream(_SampleStream, IterableDataset):
             return self._skip("unreadable image", e)
 
     def _worker_records(self):
-        """This DataLoader worker's records. A source with random access (`record(row)`) is split by row here; a
-        Hugging Face stream is already split between workers by its shards, so every record it yields is ours."""
-        if not hasattr(self.source, "record"): return self.source.records()
+        "This DataLoader worker's records: a source with random access (`record(row)`) is split by row, a stream by its `worker_records`."
         info = get_worker_info()
         worker, workers = (info.id, info.num_workers) if info else (0, 1)
-        return (self.source.record(row) for row in range(worker, len(self.source), workers))
+        if hasattr(self.source, "record"): return (self.source.record(row) for row in range(worker, len(self.source), workers))
+        return self.source.worker_records(worker, workers)
 
     def __iter__(self):
         for record in self._worker_records():

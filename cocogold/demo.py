@@ -183,6 +183,11 @@ def optimizer_seconds(run) -> list:
     return [json.loads(line)["seconds"] for line in (Path(run)/"log.jsonl").read_text().splitlines() if line]
 
 
+def _steps_in(seconds: float, probe_seconds: list) -> int:
+    "Optimizer steps that fit in `seconds` at the median of `probe_seconds` (its first, warm-up step left out); at least 1."
+    return max(1, round(seconds / float(np.median(probe_seconds[1:]))))
+
+
 def train_for_seconds(config: DemoConfig, seconds: float, train_dataset, run, probe_steps: int = 10) -> Path:
     """Fine-tune per `config`, without validation, for about `seconds` of optimizer steps in the folder `run`: a
     `probe_steps` run in `run/probe` measures the median seconds per step (its first step left out), then a fresh
@@ -191,19 +196,19 @@ def train_for_seconds(config: DemoConfig, seconds: float, train_dataset, run, pr
         return train(replace(demo_train_config(replace(config, max_steps=steps), folder), validate_every=0),
                      train_dataset=train_dataset)
     fit(probe_steps, Path(run)/"probe")
-    per_step = float(np.median(optimizer_seconds(Path(run)/"probe")[1:]))
-    return fit(max(1, round(seconds / per_step)), run)
+    return fit(_steps_in(seconds, optimizer_seconds(Path(run)/"probe")), run)
 
 # %% ../nbs/12_demo.ipynb #16cc5a1f
 DIFFUSION_SETTINGS = ((1, 1), (1, 3), (4, 1), (4, 3))
 
 
-def compare_objectives(config: DemoConfig, datasets: dict, e2e_pipeline, e2e_run, run) -> list:
+def compare_objectives(config: DemoConfig, datasets: dict, e2e_pipeline, e2e_run, run, e2e_scores: dict | None = None) -> list:
     """The e2e model (`e2e_pipeline`, trained in the folder `e2e_run`) against the diffusion objective fine-tuned for
     the same optimizer seconds in the folder `run`, on `datasets["test"]`: one row (dict) for the e2e model, then one
     per `DIFFUSION_SETTINGS`, each with the objective's `train_steps` and `train_seconds`, the inference `steps` and
     `ensemble`, the white `threshold` ([0, 1] units), test `miou` (all samples) and `seen_miou` (in [0, 1]) and the
-    inference `seconds_per_image`."""
+    inference `seconds_per_image`. `e2e_scores`: the e2e model's test scores with `seconds_per_image`, when the caller
+    has them already (as `run_demo` does)."""
     trained = {"e2e": optimizer_seconds(e2e_run)}
     diffusion = CocogoldPipeline.from_pretrained(train_for_seconds(replace(config, objective="diffusion"), sum(trained["e2e"]),
                                                                    datasets["train"], run))
@@ -211,15 +216,14 @@ def compare_objectives(config: DemoConfig, datasets: dict, e2e_pipeline, e2e_run
     trained["diffusion"] = optimizer_seconds(run)
     thresholds = {steps: calibrate_threshold(diffusion, datasets["val"], config.n_val, steps, config.seed)[0]
                   for steps in dict.fromkeys(steps for steps, _ in DIFFUSION_SETTINGS)}
-    def row(objective, pipeline, steps, ensemble):
-        scores = _evaluate(pipeline, datasets["test"], config, steps, ensemble)
+    def row(objective, pipeline, steps, ensemble, scores):
         return dict(objective=objective, train_steps=len(trained[objective]), train_seconds=round(sum(trained[objective]), 1),
                     steps=steps, ensemble=ensemble, threshold=pipeline.config.threshold, miou=scores["miou"],
                     seen_miou=(scores["seen"] or {}).get("miou"), seconds_per_image=scores["seconds_per_image"])
-    rows = [row("e2e", e2e_pipeline, 1, 1)]
+    rows = [row("e2e", e2e_pipeline, 1, 1, e2e_scores or _evaluate(e2e_pipeline, datasets["test"], config, 1))]
     for steps, ensemble in DIFFUSION_SETTINGS:
         diffusion.register_to_config(threshold=thresholds[steps])
-        rows.append(row("diffusion", diffusion, steps, ensemble))
+        rows.append(row("diffusion", diffusion, steps, ensemble, _evaluate(diffusion, datasets["test"], config, steps, ensemble)))
     return rows
 
 # %% ../nbs/12_demo.ipynb #a0c39d4c
@@ -300,6 +304,9 @@ def report_markdown(metrics: dict) -> str:
 # %% ../nbs/12_demo.ipynb #35d08ddc
 def run_demo(out, config: DemoConfig = DemoConfig()) -> dict:
     "Run the demo with `config`, writing data, run, figures, `metrics.json` and `report.md` under `out`; returns the metrics."
+    if config.compare_objectives and config.objective != "e2e":
+        raise ValueError(f"compare_objectives compares an e2e model with the diffusion objective, but objective={config.objective!r}: "
+                         "use objective='e2e', or compare_objectives=False (cocogold_demo --skip-comparison)")
     start, out = time.perf_counter(), Path(out)
     out.mkdir(parents=True, exist_ok=True)
     root = make_splits(out/"data", config)
@@ -319,7 +326,7 @@ def run_demo(out, config: DemoConfig = DemoConfig()) -> dict:
                    prompt_swap=prompt_swap(pipeline, datasets["test"], config.n_test, config.inference_steps, config.seed),
                    fresh=_evaluate(pipeline, datasets["fresh"], config, config.inference_steps))
     if config.compare_objectives:
-        metrics["objectives"] = compare_objectives(config, datasets, pipeline, out/"run", out/"run-diffusion")
+        metrics["objectives"] = compare_objectives(config, datasets, pipeline, out/"run", out/"run-diffusion", metrics)
     example_figure(pipeline, datasets["test"], config, out/"examples.png")
     iou_curve(out/"run", out/"iou_curve.png")
     metrics["total_seconds"] = round(time.perf_counter() - start, 1)
