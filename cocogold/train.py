@@ -38,7 +38,7 @@ from .coco import open_coco
 from .dataset import CocoSegmentation
 from .e2e import e2e_loss, e2e_settings
 from .evaluate import SegmentationScores
-from .model import PromptEncoder, encode_images, load_components, tiny_components, training_scheduler, vae_scale_factor
+from .model import PromptEncoder, _is_hub_id, encode_images, load_components, tiny_components, training_scheduler, vae_scale_factor
 from .pipeline import CocogoldPipeline
 from .postprocess import show_grid
 
@@ -165,10 +165,9 @@ def scheduler_target(scheduler, latents: torch.Tensor, noise: torch.Tensor, time
 def diffusion_loss(models: TrainingModels, batch: dict, generators: list, config: TrainConfig) -> torch.Tensor:
     "Latent-space MSE of the UNet's prediction for the noised target latent; `batch` holds `image`, `target` (Bx3xHxW in [-1, 1]), `prompt`."
     vae, scheduler = models.vae, models.noise_scheduler
-    with torch.no_grad():
-        image_latents = encode_images(vae, batch["image"]).float()
-        target_latents = encode_images(vae, batch["target"]).float()
-        text = models.prompt_encoder(list(batch["prompt"]))
+    image_latents = encode_images(vae, batch["image"]).float()  # encode_images and the prompt encoder need no gradient
+    target_latents = encode_images(vae, batch["target"]).float()
+    text = models.prompt_encoder(list(batch["prompt"]))
     timesteps, noise = draw_noise(target_latents.shape[1:], config, scheduler.config.num_train_timesteps, generators)
     timesteps, noise = timesteps.to(target_latents.device), noise.to(target_latents.device)
     noisy = scheduler.add_noise(target_latents, noise, timesteps)
@@ -187,7 +186,7 @@ OBJECTIVES = {"diffusion": Objective(diffusion_loss), "e2e": Objective(e2e_loss,
 
 # %% ../nbs/09_train.ipynb #cf337496
 def _looks_like_base(base: str) -> bool:
-    return base == "tiny" or Path(base).is_dir() or re.fullmatch(r"[\w.-]+/[\w.-]+", base) is not None
+    return base == "tiny" or Path(base).is_dir() or _is_hub_id(base)
 
 
 def check_config(config: TrainConfig, num_processes: int = 1) -> int:
@@ -569,7 +568,7 @@ def cocogold_train(
     e2e_dice_weight: Param("objective e2e: weight of the Dice loss of the soft key-colour mask", float) = None,
     e2e_l1_weight: Param("objective e2e: weight of the L1 to the full painted target (0: off)", float) = None,
     noise_schedule: Param("'trailing' (zero-SNR, trailing timesteps) or 'sd2'", str) = None,
-    size: Param("training crop side in pixels (a multiple of the VAE's downsampling factor: 8 for SD2, 4 for the tiny base)", int) = None,
+    size: Param("training crop side in pixels (a multiple of the VAE's downsampling factor: 8 for SD2 and 'tiny', 4 for the bundled tiny_base folder)", int) = None,
     lr: Param("peak learning rate of Adam", float) = None,
     batch_size: Param("effective batch per optimizer step over all processes", int) = None,
     micro_batch_size: Param("samples per process per forward pass", int) = None,
