@@ -397,16 +397,17 @@ def _hf_category_names(features, cols: HFColumns, category_names):
     return list(label.names) if hasattr(label, "names") else None
 
 
-def _category_position(value, category_names: list) -> int:
+def _category_position(value, category_names: list, column: str) -> int:
     "Position of a category given as a name or an int in `category_names`; -1 (an unknown category) if it has none."
     if isinstance(value, str): return category_names.index(value) if value in category_names else -1
-    return int(value) if 0 <= int(value) < len(category_names) else -1
+    if not isinstance(value, (int, np.integer)): raise ValueError(f"object field {column!r} holds {value!r}: expected a category name or an integer")
+    return int(value) if 0 <= value < len(category_names) else -1
 
 
 def _object_columns(objs: list, cols: HFColumns, category_names: list) -> tuple:
     """(category positions (-1: unknown), xywh boxes, areas, crowd flags, empty-segmentation flags, counts of
     polygons with fewer than 3 points) of a row's objects."""
-    cats = [_category_position(o[cols.category], category_names) for o in objs]
+    cats = [_category_position(o[cols.category], category_names, cols.category) for o in objs]
     boxes = np.array([o[cols.bbox] for o in objs], np.float32).reshape(-1, 4)
     if cols.bbox_format == "xyxy": boxes[:, 2:] -= boxes[:, :2]
     areas = np.array([o.get(cols.area) or 0 for o in objs], np.float32)
@@ -480,7 +481,7 @@ class HFSource(CocoSource):
         positions = np.concatenate([np.arange(c) for c in counts] + [np.zeros(0, np.int64)])
         self.index, _ = build_index(ids, widths, heights, np.arange(len(ids)).astype(str), np.repeat(ids, counts),
                                     positions, cats, boxes, areas, crowd, list(enumerate(names)), empty, short)
-        self.rows = self.index.file_names.astype(np.int64)  # the dataset row of each index row, kept as its file name
+        self.rows = np.argsort(ids, kind="stable")  # the dataset row of each index row (build_index sorts by image id)
 
     def read_image(self, row: int) -> Image.Image:
         "The RGB image of index row `row` (raises `ImageReadError` naming the image id)."

@@ -70,6 +70,7 @@ def desaturate_highlights(image: torch.Tensor, threshold: float = 0.8, strength:
     A pixel whose three channels all exceed `threshold` (in [-1, 1] units; the default 0.8 is the white
     read-back's 0.9 in [0, 1] units) is multiplied by `strength` (in (0, threshold]), so no output pixel has
     every channel above `threshold` and a second pass changes nothing. Other pixels are unchanged."""
+    if threshold <= 0: raise ValueError(f"threshold must be > 0 (in [-1, 1] units), got {threshold}")
     if not 0 < strength <= threshold: raise ValueError(f"strength must be in (0, threshold={threshold}], got {strength}")
     near_white = (image > threshold).all(dim=-3, keepdim=True)
     return torch.where(near_white, image * strength, image)
