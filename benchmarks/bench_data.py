@@ -69,7 +69,7 @@ class MatplotlibBaseline(torch.utils.data.Dataset):
     def __getitem__(self, i):
         from PIL import Image
         from cocogold.crops import choose_crop, usable_instances
-        from cocogold.dataset import paint_target
+        from cocogold.targets import paint_target
         rng = np.random.default_rng([self.seed, 0, i])
         info = self.coco.imgs[self.image_ids[i]]
         anns = self.coco.loadAnns(self.coco.getAnnIds(imgIds=info["id"]))
@@ -82,8 +82,8 @@ class MatplotlibBaseline(torch.utils.data.Dataset):
         polygons = [(np.asarray(p).reshape(-1, 2) - choice.box[:2]) * scale for k in choice.mask_instances
                     if isinstance(anns[k]["segmentation"], list) for p in anns[k]["segmentation"]]
         mask = torch.from_numpy(matplotlib_polygon_mask(polygons, self.size))
-        pixels = torch.tensor(np.array(crop.convert("RGB"), dtype=np.float32).transpose(2, 0, 1) / 255.0 * 2.0 - 1.0)
-        return dict(image=pixels, target=paint_target(pixels, mask), mask=mask, image_id=info["id"], crop_box=choice.box)
+        pixels = torch.tensor(np.array(crop.convert("RGB"), dtype=np.float32).transpose(2, 0, 1) / 255.0)
+        return dict(image=pixels * 2 - 1, target=paint_target(pixels, mask) * 2 - 1, mask=mask, image_id=info["id"], crop_box=choice.box)
 
 
 def interleaved_samples_per_second(datasets: list, counts: list, rounds: int = 10) -> list:

@@ -10,7 +10,8 @@ import time
 import torch
 import torch.nn.functional as F
 
-from cocogold.postprocess import ensemble_masks, key_colour_mask, read_mask
+from cocogold.postprocess import ensemble_masks, read_mask
+from cocogold.targets import key_colour_mask
 
 
 def median_ms(fn, repeats: int) -> float:

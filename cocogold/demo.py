@@ -23,7 +23,7 @@ from matplotlib.figure import Figure
 
 from .balance import class_balance, write_balance
 from .coco import BLOG_CATEGORIES, open_coco
-from .core import cli
+from .core import cli, to_signed, to_unit
 from .dataset import CocoSegmentation
 from .evaluate import evaluate_pipeline, mask_iou, summary_markdown
 from .pipeline import CocogoldPipeline
@@ -149,7 +149,7 @@ def prompt_swap(pipeline, dataset, n_samples: int, num_inference_steps: int = 1,
     other object's mask (`swap_iou_other`) and with the original mask (`swap_iou_same`), and the count `n`."""
     pairs = [(s, other) for s in _samples(dataset, n_samples) if (other := _other_category(dataset, s)) is not None]
     if not pairs: raise ValueError(f"none of the first {n_samples} samples has a second category to swap to")
-    images = [(s["image"] + 1) / 2 for s, _ in pairs]
+    images = [to_unit(s["image"]) for s, _ in pairs]
     run = lambda prompts: pipeline(images, prompts, num_inference_steps=num_inference_steps, output_type="pt",
                                    batch_size=len(images), generator=torch.Generator().manual_seed(seed)).mask
     original, swapped = run([s["prompt"] for s, _ in pairs]), run([name for _, (name, _) in pairs])
@@ -168,7 +168,7 @@ def calibrate_threshold(pipeline, dataset, n_samples: int, num_inference_steps: 
     the first `n_samples` samples of `dataset` (ties go to the higher threshold), and the mean IoU of each
     (a dict threshold -> IoU)."""
     samples = _samples(dataset, n_samples)
-    output = pipeline([(s["image"] + 1) / 2 for s in samples], [s["prompt"] for s in samples], output_type="pt",
+    output = pipeline([to_unit(s["image"]) for s in samples], [s["prompt"] for s in samples], output_type="pt",
                       num_inference_steps=num_inference_steps, batch_size=len(samples),
                       generator=torch.Generator().manual_seed(seed))
     kernel = pipeline.config.opening_kernel
@@ -237,9 +237,9 @@ def example_figure(pipeline, dataset, config: DemoConfig, path) -> Figure:
         if len(seen) >= config.n_examples - n_unseen and all(len(found) >= n_unseen for found in unseen.values()): break
     taken = [s for group in itertools.zip_longest(*unseen.values()) for s in group if s is not None][:n_unseen]
     chosen = seen[:config.n_examples - len(taken)] + taken
-    output = pipeline([(s["image"] + 1) / 2 for s in chosen], [s["prompt"] for s in chosen], batch_size=len(chosen),
+    output = pipeline([to_unit(s["image"]) for s in chosen], [s["prompt"] for s in chosen], batch_size=len(chosen),
                       num_inference_steps=config.inference_steps, output_type="pt", generator=torch.Generator().manual_seed(0))
-    rows = [(s["image"], s["mask"], p * 2 - 1, m) for s, p, m in zip(chosen, output.prediction, output.mask)]
+    rows = [(s["image"], s["mask"], to_signed(p), m) for s, p, m in zip(chosen, output.prediction, output.mask)]
     fig = show_grid(rows, titles=("image", "ground truth", "prediction", "mask"), path=None, cell_size=1.6)
     for ax, s in zip(fig.axes[::4], chosen):
         label = f"{s['prompt']}\n({'seen' if s['category'] in config.seen else 'unseen'})"

@@ -11,7 +11,8 @@ import torch.nn.functional as F
 
 from .model import decode_latents, encode_images
 from .pipeline import predict_clean_latent
-from .postprocess import key_colour_margin
+from .core import to_unit
+from .targets import key_colour_margin
 
 # %% ../nbs/13_objectives.ipynb #e8afdd63
 E2E_DEFAULTS = dict(e2e_bce_weight=1.0, e2e_dice_weight=1.0, e2e_l1_weight=0.0, e2e_sharpness=50.0)
@@ -60,6 +61,6 @@ def e2e_loss(models, batch: dict, generators: list, config) -> torch.Tensor:
     image_latent = encode_images(models.vae, batch["image"]).float()
     context = models.prompt_encoder(list(batch["prompt"]))
     clean_latent = predict_clean_latent(models.unet, models.noise_scheduler, image_latent, context)
-    prediction = (decode_latents(models.vae, clean_latent).float() + 1) / 2
-    terms = mask_loss_terms(prediction, batch["mask"], (batch["target"] + 1) / 2, _key_colour(config), settings["e2e_sharpness"])
+    prediction = to_unit(decode_latents(models.vae, clean_latent).float())
+    terms = mask_loss_terms(prediction, batch["mask"], to_unit(batch["target"]), _key_colour(config), settings["e2e_sharpness"])
     return sum(settings[f"e2e_{name}_weight"] * value for name, value in terms.items())

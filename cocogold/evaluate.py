@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from tqdm.auto import tqdm
 
-from .core import cli
+from .core import cli, to_unit
 from .coco import BLOG_CATEGORIES, category_positions, open_coco
 from .dataset import CocoSegmentation
 from .pipeline import CocogoldPipeline
@@ -175,7 +175,7 @@ def evaluate_pipeline(pipeline, dataset, n_samples: int | None = None, seen_cate
     with tqdm(total=n_samples, desc="evaluating", unit="sample", disable=not progress) as bar:
         for start in range(0, n_samples, batch_size):
             samples = [dataset[i] for i in range(start, min(start + batch_size, n_samples))]
-            output = pipeline([(s["image"] + 1) / 2 for s in samples], [s["prompt"] for s in samples],
+            output = pipeline([to_unit(s["image"]) for s in samples], [s["prompt"] for s in samples],
                               num_inference_steps=num_inference_steps, ensemble_size=ensemble_size,
                               processing_resolution=processing_resolution, batch_size=batch_size,
                               generator=generator, output_type="pt")

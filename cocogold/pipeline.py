@@ -22,9 +22,10 @@ from fastcore.script import Param
 from PIL import Image
 from transformers import CLIPTextModel, CLIPTokenizer
 
-from .core import cli, desaturate_highlights, load_rgb, pil_to_tensor
+from .core import cli, load_rgb, pil_to_tensor, to_signed, to_unit
 from .model import COMPONENT_NAMES, PromptEncoder, decode_latents, encode_images, vae_scale_factor
 from .postprocess import ensemble_masks, overlay_mask, read_mask
+from .targets import desaturate_highlights
 
 _logger = logging.getLogger(__name__)
 
@@ -160,7 +161,7 @@ class ImageBatch:
 
 def _unit_tensor(img) -> torch.Tensor:
     "One checked image as a float 1x3xHxW tensor in [0, 1]."
-    if isinstance(img, Image.Image): return (pil_to_tensor(img)[None] + 1) / 2
+    if isinstance(img, Image.Image): return to_unit(pil_to_tensor(img)[None])
     return MarigoldImageProcessor.load_image_canonical(img)
 
 
@@ -292,14 +293,14 @@ def __call__(self: CocogoldPipeline, image, prompt, num_inference_steps: int | N
     contexts = self.prompt_encoder(prompts).to(device, dtype)
     results = []
     for batch in self.prepare_images(images, processing_resolution, batch_size, device, dtype):
-        pixels = desaturate_highlights(batch.pixels) if self.config.desaturate_input else batch.pixels
+        pixels = to_signed(desaturate_highlights(to_unit(batch.pixels))) if self.config.desaturate_input else batch.pixels
         image_latent = encode_images(self.vae, pixels).repeat_interleave(ensemble_size, dim=0)
         context = contexts[batch.start:batch.stop].repeat_interleave(ensemble_size, dim=0)
         if single_step: clean_latent = predict_clean_latent(self.unet, self.scheduler, image_latent, context)
         else:
             target_latent = self.prepare_noise(image_latent, batch.start * ensemble_size, latents, generator)
             clean_latent = self.denoise(image_latent, target_latent, context, num_inference_steps)
-        predictions = (decode_latents(self.vae, clean_latent) + 1) / 2
+        predictions = to_unit(decode_latents(self.vae, clean_latent))
         predictions = self.image_processor.unpad_image(predictions, batch.padding)
         for j, size in enumerate(batch.sizes):
             members = predictions[j * ensemble_size:(j + 1) * ensemble_size]

@@ -25,12 +25,12 @@ from fastcore.script import Param
 from tqdm.auto import tqdm
 
 from .coco import open_coco
-from .core import cli, pil_to_tensor
-from .dataset import paint_target
+from .core import cli, pil_to_tensor, to_signed, to_unit
 from .evaluate import mask_iou
 from .model import decode_latents, encode_images, prompt_ids, tiny_components, training_scheduler
 from .postprocess import read_mask
 from .synth import CATEGORY_STYLES, make_synthetic_coco
+from .targets import paint_target
 
 _logger = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ def _vae_batch(scenes: CaptionedScenes, batch_size: int, generator: torch.Genera
         if k % 2:
             masks = scenes.masks[i]
             mask = masks[torch.randint(len(masks), (1,), generator=generator).item()]
-            image = paint_target(image, mask)
+            image = to_signed(paint_target(to_unit(image), mask))
         flip = torch.rand(1, generator=generator).item() < 0.5
         images.append(image.flip(-1) if flip else image); painted.append(mask.flip(-1) if flip else mask)
     return torch.stack(images), torch.stack(painted)[:, None]
@@ -157,9 +157,9 @@ def round_trip_iou(vae: AutoencoderKL, images: torch.Tensor, masks: torch.Tensor
     ious = []
     for start in range(0, len(images), batch_size):
         truth = masks[start:start + batch_size]
-        targets = torch.stack([paint_target(i, m) for i, m in zip(images[start:start + batch_size], truth)])
+        targets = torch.stack([to_signed(paint_target(to_unit(i), m)) for i, m in zip(images[start:start + batch_size], truth)])
         decoded = decode_latents(vae, encode_images(vae, targets))
-        ious += [mask_iou(p, g) for p, g in zip(read_mask((decoded + 1) / 2, threshold=threshold), truth)]
+        ious += [mask_iou(p, g) for p, g in zip(read_mask(to_unit(decoded), threshold=threshold), truth)]
     return float(np.mean(ious))
 
 

@@ -33,7 +33,7 @@ from safetensors.torch import load_file, save_file
 from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm.auto import tqdm
 
-from .core import cli
+from .core import cli, to_signed, to_unit
 from .coco import open_coco
 from .dataset import CocoSegmentation
 from .e2e import e2e_loss, e2e_settings
@@ -451,7 +451,7 @@ class Validation:
         unet = self.accelerator.unwrap_model(self.models.unet)
         with ema_weights(unet, self.ema):
             unet.eval()
-            try: output = self.pipeline(unet)([(s["image"] + 1) / 2 for s in self.samples], [s["prompt"] for s in self.samples],
+            try: output = self.pipeline(unet)([to_unit(s["image"]) for s in self.samples], [s["prompt"] for s in self.samples],
                                               ensemble_size=self.config.val_ensemble_size, batch_size=self.config.micro_batch_size,
                                               generator=torch.Generator().manual_seed(self.config.seed), output_type="pt")
             finally: unet.train()
@@ -468,7 +468,7 @@ class Validation:
             run = Path(self.config.out)
             with open(run / "validation.jsonl", "a") as f: f.write(json.dumps(scores) + "\n")
             (run / "validation").mkdir(exist_ok=True)
-            rows = [(s["image"], s["mask"], p * 2 - 1, m) for s, p, m in zip(self.samples, predictions, masks)]
+            rows = [(s["image"], s["mask"], to_signed(p), m) for s, p, m in zip(self.samples, predictions, masks)]
             show_grid(rows, path=run / "validation" / f"step-{step:07d}.png")
             self.accelerator.log({"val/miou": scores["miou"], "val/oiou": scores["oiou"]}, step=step)
         self.accelerator.wait_for_everyone()
@@ -595,4 +595,3 @@ def cocogold_train(
 # %% ../nbs/15b_train.ipynb #a1c0ffef
 #| eval: false
 if __name__ == "__main__": cocogold_train()
-
