@@ -10,7 +10,7 @@ __all__ = ['PRESETS', 'LEGACY_FLAGS', 'RESUMABLE_FIELDS', 'DataConfig', 'ModelCo
 # %% ../../nbs/16a_train_config.ipynb #b396e6a5
 from dataclasses import dataclass, field
 
-from ..config import config_to_dict, load_config, option
+from ..config import apply_overrides, config_to_dict, load_config, option
 from ..objectives import OBJECTIVES, DiffusionObjective, E2EObjective
 from ..noise import NOISE_SCHEDULES
 from ..targets import TARGETS
