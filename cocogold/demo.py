@@ -196,7 +196,7 @@ def train_for_seconds(config: DemoConfig, seconds: float, train_dataset, run, pr
     `probe_steps` run in `run/probe` measures the median seconds per step (its first step left out), then a fresh
     run trains the steps that fit. Returns the model folder."""
     def fit(steps, folder):
-        return train(replace(demo_train_config(replace(config, max_steps=steps), folder), validate_every=0),
+        return train(demo_train_config(replace(config, max_steps=steps, validate_every=0), folder),
                      train_dataset=train_dataset)
     fit(probe_steps, Path(run)/"probe")
     return fit(_steps_in(seconds, optimizer_seconds(Path(run)/"probe")), run)
