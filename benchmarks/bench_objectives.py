@@ -1,4 +1,4 @@
-"""IoU and inference time of the e2e objective (`cocogold.e2e`) against the diffusion objective, at equal training wall-clock.
+"""IoU and inference time of the e2e objective (`cocogold.objectives.E2EObjective`) against the diffusion objective, at equal training wall-clock.
 
 The demo's setting (`cocogold.demo`): the bundled tiny base, synthetic COCO splits at 64 px, the demo's learning rate
 and batch. `make demo` runs this comparison at its own training budget; this benchmark runs it at any budget:

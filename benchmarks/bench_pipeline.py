@@ -22,7 +22,7 @@ import torch
 from diffusers import MarigoldDepthPipeline, MarigoldNormalsPipeline
 from PIL import Image
 
-from cocogold.model import tiny_components
+from cocogold.backbones.tiny import tiny_components
 from cocogold.pipeline import CocogoldPipeline
 
 PROMPT = "a dog"

@@ -1,4 +1,4 @@
-"""Time per optimizer step of `cocogold.train.train` next to a bare loop doing the same work, and peak memory.
+"""Time per optimizer step of `cocogold.train.loop.train` next to a bare loop doing the same work, and peak memory.
 
 Both loops train the tiny preset's model on the same synthetic COCO at 64 px with the same effective
 batch (4 = 2 micro-batches of 2): VAE encoding of image and target, text embeddings, annealed
@@ -24,9 +24,10 @@ SIZE, BATCH, MICRO = 64, 4, 2
 
 
 def config(coco: Path, out: Path, steps: int):
-    from cocogold.train import TrainConfig
-    return TrainConfig.from_preset("tiny", coco_root=str(coco), out=str(out), size=SIZE, batch_size=BATCH, micro_batch_size=MICRO,
-                                   max_steps=steps, checkpoint_every=10**9, validate_every=0, log_with="tensorboard")
+    from cocogold.train.config import train_config
+    return train_config("tiny", **{"data.root": str(coco), "run.out": str(out), "data.size": SIZE, "optim.batch_size": BATCH,
+                                   "optim.micro_batch_size": MICRO, "optim.max_steps": steps, "run.checkpoint_every": 10**9,
+                                   "validation.every": 0, "run.log_with": "tensorboard"})
 
 
 def bare_loop(coco: Path, out: Path, steps: int) -> list:
@@ -34,14 +35,15 @@ def bare_loop(coco: Path, out: Path, steps: int) -> list:
     import torch
     import torch.nn.functional as F
     from torch.utils.data import DataLoader
-    from cocogold.train import coco_dataset, multi_res_noise, scheduler_target, training_models
+    from cocogold.objectives import multi_res_noise
+    from cocogold.train.loop import training_dataset, training_head
     cfg = config(coco, out, steps)
-    models, _ = training_models(cfg, "cpu")
-    unet, vae, scheduler = models.unet, models.vae, models.noise_scheduler
+    head = training_head(cfg, "cpu")
+    unet, vae, scheduler = head.backbone.denoiser, head.backbone.vae, head.noise.scheduler
     generator = torch.Generator().manual_seed(0)
-    loader = DataLoader(coco_dataset(cfg, cfg.train_split), batch_size=MICRO, shuffle=True, drop_last=True, generator=generator)
-    optimizer = torch.optim.Adam(unet.parameters(), lr=cfg.lr)
-    from cocogold.model import encode_images
+    loader = DataLoader(training_dataset(cfg, cfg.data.train_split), batch_size=MICRO, shuffle=True, drop_last=True, generator=generator)
+    optimizer = torch.optim.Adam(unet.parameters(), lr=cfg.optim.lr)
+    from cocogold.backbones.base import encode_images
     times, batches, tick = [], iter(loader), time.perf_counter()
     while len(times) < steps:
         for _ in range(BATCH // MICRO):
@@ -49,13 +51,13 @@ def bare_loop(coco: Path, out: Path, steps: int) -> list:
             except StopIteration: batches = iter(loader); batch = next(batches)
             with torch.no_grad():
                 image, target = encode_images(vae, batch["image"]), encode_images(vae, batch["target"])
-                text = models.prompt_encoder(batch["prompt"])
+                text = head.backbone.prompt_encoder(batch["prompt"])
             t = torch.randint(0, scheduler.config.num_train_timesteps, (MICRO,), generator=generator)
-            strengths = cfg.multires_noise_strength * t.float() / scheduler.config.num_train_timesteps
+            strengths = cfg.objective.diffusion.multires_noise_strength * t.float() / scheduler.config.num_train_timesteps
             noise = torch.stack([multi_res_noise(target.shape[1:], s.item(), generator) for s in strengths])
             prediction = unet(torch.cat([image, scheduler.add_noise(target, noise, t)], 1), t, encoder_hidden_states=text).sample
-            (F.mse_loss(prediction, scheduler_target(scheduler, target, noise, t)) / (BATCH // MICRO)).backward()
-        torch.nn.utils.clip_grad_norm_(unet.parameters(), cfg.max_grad_norm)
+            (F.mse_loss(prediction, head.noise.training_target(target, noise, t)) / (BATCH // MICRO)).backward()
+        torch.nn.utils.clip_grad_norm_(unet.parameters(), cfg.optim.max_grad_norm)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         now = time.perf_counter(); times.append(now - tick); tick = now
@@ -64,7 +66,7 @@ def bare_loop(coco: Path, out: Path, steps: int) -> list:
 
 def cocogold_loop(coco: Path, out: Path, steps: int) -> list:
     "Seconds of each optimizer step of `train`, as it logs them."
-    from cocogold.train import train
+    from cocogold.train.loop import train
     train(config(coco, out, steps))
     return [json.loads(line)["seconds"] for line in (out / "log.jsonl").read_text().splitlines()]
 

@@ -30,7 +30,8 @@ from .pipeline import CocogoldPipeline
 from .postprocess import read_mask, show_grid
 from .synth import make_synthetic_coco
 from .tiny_base import round_trip_iou, tiny_base_path
-from .train import TrainConfig, train
+from .train.config import DataConfig, ModelConfig, ObjectiveConfig, OptimConfig, RunConfig, TrainConfig, ValidationConfig
+from .train.loop import train
 
 _logger = logging.getLogger(__name__)
 
@@ -50,11 +51,11 @@ class DemoConfig:
     seen: tuple = BLOG_CATEGORIES
     unseen: tuple = UNSEEN_CATEGORIES
     base: str = ""                 # a diffusers folder; "" for the bundled tiny base
-    objective: str = "e2e"         # a key of `cocogold.train.OBJECTIVES`
+    objective: str = "e2e"         # a key of `cocogold.objectives.OBJECTIVES`
     max_steps: int = 600
     batch_size: int = 16
     lr: float = 2e-3
-    freeze_cross_attention: bool = True  # keep the base's prompt -> image layers (see `cocogold.train`)
+    freeze_cross_attention: bool = True  # keep the base's prompt -> image layers (see `cocogold.train.loop`)
     warmup_steps: int = 20
     validate_every: int = 100
     inference_steps: int = 4
@@ -96,12 +97,14 @@ def balance_chart(dataset, out, n_samples: int = 400, seed: int = 0) -> dict:
 # %% ../nbs/18_demo.ipynb #1a6c03c4
 def demo_train_config(config: DemoConfig, run) -> TrainConfig:
     "The `TrainConfig` of the demo's fine-tuning run in the folder `run`."
-    return TrainConfig(base=str(config.base_path()), out=str(run), size=config.size, categories=tuple(config.seen), objective=config.objective,
-                       freeze_cross_attention=config.freeze_cross_attention,
-                       lr=config.lr, warmup_steps=config.warmup_steps, decay_steps=config.max_steps, final_lr_ratio=0.05,
-                       batch_size=config.batch_size, micro_batch_size=config.batch_size, max_steps=config.max_steps,
-                       checkpoint_every=config.max_steps, validate_every=config.validate_every, val_samples=config.n_val,
-                       val_inference_steps=config.inference_steps, log_with="none", num_workers=0, seed=config.seed)
+    return TrainConfig(
+        data=DataConfig(size=config.size, categories=tuple(config.seen)),
+        model=ModelConfig(base=str(config.base_path()), freeze_cross_attention=config.freeze_cross_attention),
+        objective=ObjectiveConfig(name=config.objective),
+        optim=OptimConfig(lr=config.lr, warmup_steps=config.warmup_steps, decay_steps=config.max_steps, final_lr_ratio=0.05,
+                          batch_size=config.batch_size, micro_batch_size=config.batch_size, max_steps=config.max_steps),
+        validation=ValidationConfig(every=config.validate_every, samples=config.n_val, inference_steps=config.inference_steps),
+        run=RunConfig(out=str(run), seed=config.seed, checkpoint_every=config.max_steps, log_with="none", num_workers=0))
 
 
 def finetune(config: DemoConfig, train_dataset, val_dataset, run) -> tuple:
@@ -193,7 +196,7 @@ def train_for_seconds(config: DemoConfig, seconds: float, train_dataset, run, pr
     `probe_steps` run in `run/probe` measures the median seconds per step (its first step left out), then a fresh
     run trains the steps that fit. Returns the model folder."""
     def fit(steps, folder):
-        return train(replace(demo_train_config(replace(config, max_steps=steps), folder), validate_every=0),
+        return train(demo_train_config(replace(config, max_steps=steps, validate_every=0), folder),
                      train_dataset=train_dataset)
     fit(probe_steps, Path(run)/"probe")
     return fit(_steps_in(seconds, optimizer_seconds(Path(run)/"probe")), run)

@@ -26,7 +26,10 @@ from tqdm.auto import tqdm
 
 from .core import cli, pil_to_tensor, to_signed, to_unit
 from .evaluate import mask_iou
-from .model import decode_latents, encode_images, prompt_ids, tiny_components, training_scheduler
+from .backbones.base import decode_latents, encode_images
+from .backbones.sd2 import prompt_ids
+from .backbones.tiny import tiny_components
+from .noise import training_scheduler
 from .postprocess import read_mask
 from .sources.coco import open_coco
 from .synth import CATEGORY_STYLES, make_synthetic_coco

@@ -24,7 +24,7 @@ ACCELERATE = str(Path(sys.executable).parent / "accelerate")
 
 
 def train_args(coco: Path, out: Path) -> list:
-    return ["-m", "cocogold.train", "--config", "tiny", "--coco_root", str(coco), "--out", str(out), "--max_steps", str(STEPS),
+    return ["-m", "cocogold.train.loop", "--config", "tiny", "--coco_root", str(coco), "--out", str(out), "--max_steps", str(STEPS),
             "--size", "32", "--batch_size", "4", "--micro_batch_size", "2", "--checkpoint_every", str(STEPS),
             "--validate_every", "0", "--log_with", "tensorboard"]
 

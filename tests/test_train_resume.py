@@ -1,7 +1,7 @@
 """Kill-and-resume: a training run killed with SIGKILL in the middle and resumed from its last checkpoint
 gives, on CPU, exactly the per-step losses of an uninterrupted run.
 
-Each run is a separate `python -m cocogold.train` process (the `cocogold_train` command), so nothing
+Each run is a separate `python -m cocogold.train.loop` process (the `cocogold_train` command), so nothing
 survives the kill but what the run wrote to disk."""
 import json
 import os
@@ -20,7 +20,7 @@ ENV = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "MPLBACKEND"
 
 
 def train_command(coco: Path, out: Path, *extra) -> list:
-    return [sys.executable, "-m", "cocogold.train", "--config", "tiny", "--coco_root", str(coco), "--out", str(out),
+    return [sys.executable, "-m", "cocogold.train.loop", "--config", "tiny", "--coco_root", str(coco), "--out", str(out),
             "--max_steps", str(STEPS), "--size", "32", "--checkpoint_every", str(CHECKPOINT_EVERY),
             "--validate_every", "0", "--log_with", "none", "--ema", *extra]
 

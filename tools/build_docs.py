@@ -361,7 +361,7 @@ def page_ids(html_text):
 
 def module_notebooks(module_file):
     "The notebooks a module is exported from, read from its `# %% ../nbs/X.ipynb` markers."
-    return sorted(set(re.findall(r"^# %% \.\./nbs/(\S+?\.ipynb)", module_file.read_text(), re.MULTILINE)))
+    return sorted(set(re.findall(r"^# %% (?:\.\./)+nbs/(\S+?\.ipynb)", module_file.read_text(), re.MULTILINE)))
 
 
 def public_names(module_file):
@@ -377,10 +377,10 @@ def public_names(module_file):
 def missing_api_entries(ids_by_page):
     "A message for every `__all__` name without an anchor on a page of its module's notebooks."
     missing = []
-    for mod in sorted(LIB.glob("*.py")):
-        nbs = module_notebooks(mod)
+    for mod in sorted(LIB.rglob("*.py")):
+        nbs, name = module_notebooks(mod), ".".join(mod.relative_to(LIB).with_suffix("").parts)
         ids = set().union(*(ids_by_page.get(page_name(n), set()) for n in nbs))
-        missing += [f"cocogold.{mod.stem}.{n} has no docs entry: add {fix} to {' or '.join(nbs)}, or make it private"
+        missing += [f"cocogold.{name}.{n} has no docs entry: add {fix} to {' or '.join(nbs)}, or make it private"
                     for n, fix in public_names(mod).items() if n.lower() not in ids]
     return missing
 
