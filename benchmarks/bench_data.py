@@ -1,7 +1,7 @@
 """Benchmark the cocogold data layer against the original cocogold's methods, measured in the same run.
 
 1. Samples per second at 512 px from 640x480 JPEGs (synthetic COCO written to a temporary folder):
-   `CocoSegmentation` on the panoptic files, in one process and with 2 DataLoader workers, next to the
+   `SegmentationDataset` on the panoptic files, in one process and with 2 DataLoader workers, next to the
    original cocogold's sample path: pycocotools `COCO` over the instances file, a LANCZOS-resized crop and
    polygons rasterised by drawing them on a pyplot figure (same crops, chosen by `cocogold.crops`).
    The two single-process rates are timed in alternating slices, so that load from other processes on
@@ -74,12 +74,12 @@ class MatplotlibBaseline(torch.utils.data.Dataset):
         info = self.coco.imgs[self.image_ids[i]]
         anns = self.coco.loadAnns(self.coco.getAnnIds(imgIds=info["id"]))
         choice = choose_crop([a["bbox"] for a in anns], [a["area"] for a in anns], [a["iscrowd"] for a in anns],
-                             [a["category_id"] for a in anns], [a["category_id"] in self.cat_ids for a in anns],
-                             info["width"], info["height"], rng)
+                             [a["category_id"] in self.cat_ids for a in anns], info["width"], info["height"], rng)
+        mask_instances = [k for k in choice.usable if anns[k]["category_id"] == anns[choice.instance]["category_id"]]
         pil = Image.open(self.root/f"images/{self.split}2017"/info["file_name"])
         crop = pil.crop(choice.box).resize((self.size, self.size), resample=Image.LANCZOS)
         scale = self.size / (choice.box[2] - choice.box[0])
-        polygons = [(np.asarray(p).reshape(-1, 2) - choice.box[:2]) * scale for k in choice.mask_instances
+        polygons = [(np.asarray(p).reshape(-1, 2) - choice.box[:2]) * scale for k in mask_instances
                     if isinstance(anns[k]["segmentation"], list) for p in anns[k]["segmentation"]]
         mask = torch.from_numpy(matplotlib_polygon_mask(polygons, self.size))
         pixels = torch.tensor(np.array(crop.convert("RGB"), dtype=np.float32).transpose(2, 0, 1) / 255.0)
@@ -114,19 +114,19 @@ def loader_samples_per_second(dataset, n: int, workers: int) -> tuple:
 
 
 def bench_samples(n: int, images: int):
-    from cocogold.coco import open_coco
-    from cocogold.dataset import CocoSegmentation
+    from cocogold.dataset import SegmentationDataset
+    from cocogold.sources.coco import open_coco
     from cocogold.synth import make_synthetic_coco
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as d:
         start = time.perf_counter()
         root = make_synthetic_coco(d, "train", n=images, seed=0, size=(640, 480), max_objects=6)
         print(f"[samples] wrote {images} synthetic 640x480 images in {time.perf_counter() - start:.1f} s")
-        ours = CocoSegmentation(open_coco(root, "train"), size=512, min_side=300)
+        ours = SegmentationDataset(open_coco(root, "train"), size=512, min_side=300)
         base = MatplotlibBaseline(root, "train", size=512)
         one, ref = interleaved_samples_per_second([ours, base], [n, max(n // 4, 20)])
         two, two_warm = loader_samples_per_second(ours, 2 * n, workers=2)
-        print(f"[samples] cocogold CocoSegmentation, 512 px, 1 process: {one:.1f} samples/s (timed interleaved with the baseline)")
+        print(f"[samples] cocogold SegmentationDataset, 512 px, 1 process: {one:.1f} samples/s (timed interleaved with the baseline)")
         print(f"[samples] baseline (pycocotools + matplotlib polygons), 1 process: {ref:.1f} samples/s")
         print(f"[samples] speed-up per process: {one / ref:.1f}x (target >= 5x: {'PASS' if one / ref >= 5 else 'FAIL'})")
         print(f"[samples] cocogold with 2 DataLoader workers (batch 8): {two:.1f} samples/s with start-up, "
@@ -196,7 +196,7 @@ def _private_kb() -> int:
 
 
 class _IndexTouch(torch.utils.data.Dataset):
-    "Reads the records of a CocoSegmentation's images (index only, no pixels) and reports the worker's private memory."
+    "Reads the records of a SegmentationDataset's images (index only, no pixels) and reports the worker's private memory."
     def __init__(self, ds): self.ds = ds
     def __len__(self): return len(self.ds)
     def __getitem__(self, i):
@@ -221,11 +221,11 @@ def measure(method: str, path: str, extra: str = "") -> dict:
         kept = [i for i in coco.getImgIds() if min(coco.imgs[i]["width"], coco.imgs[i]["height"]) >= 300
                 and coco.getAnnIds(imgIds=i, catIds=cat_ids, iscrowd=False)]
         return dict(seconds=time.perf_counter() - start, peak_mb=usage(), import_mb=before, images=len(kept))
-    from cocogold.coco import PanopticSource, InstancesSource
-    from cocogold.dataset import CocoSegmentation
+    from cocogold.dataset import SegmentationDataset
+    from cocogold.sources.coco import PanopticSource, InstancesSource
     before = usage(); start = time.perf_counter()
     source = PanopticSource(path, "png", "images") if method == "panoptic" else InstancesSource(path, "images")
-    ds = CocoSegmentation(source, categories=BLOG, min_side=300)
+    ds = SegmentationDataset(source, categories=BLOG, min_side=300)
     out = dict(seconds=time.perf_counter() - start, peak_mb=usage(), import_mb=before, images=len(ds),
                index_mb=source.index.nbytes / 2**20, segments=len(source.index.seg_ids))
     if method == "panoptic" and extra == "workers":
@@ -253,8 +253,8 @@ def bench_index(n_images: int):
     line = lambda name, r: (f"[index] {name}: {r['seconds']:.1f} s, peak RSS {r['peak_mb']:.0f} MB "
                             f"({r['peak_mb'] - r['import_mb']:.0f} MB above the {r['import_mb']:.0f} MB after imports), {r['images']} images kept")
     print(line("pycocotools COCO(instances) + per-image filtering (original)", ref))
-    print(line("cocogold PanopticSource(panoptic) + CocoSegmentation filtering", ours))
-    print(line("cocogold InstancesSource(instances) + CocoSegmentation filtering", ours_inst))
+    print(line("cocogold PanopticSource(panoptic) + SegmentationDataset filtering", ours))
+    print(line("cocogold InstancesSource(instances) + SegmentationDataset filtering", ours_inst))
     t, m = ours["seconds"] / ref["seconds"], ours["peak_mb"] / ref["peak_mb"]
     print(f"[index] panoptic vs original: time {t:.2f}x, peak RSS {m:.2f}x (target <= 0.5x both: {'PASS' if t <= 0.5 and m <= 0.5 else 'FAIL'})")
     print(f"[index] instances reader vs original: time {ours_inst['seconds'] / ref['seconds']:.2f}x, peak RSS {ours_inst['peak_mb'] / ref['peak_mb']:.2f}x")

@@ -16,9 +16,9 @@ from fastcore.script import Param, bool_arg
 from torch.utils.data import IterableDataset
 from tqdm.auto import tqdm
 
-from .coco import open_coco
 from .core import cli
-from .dataset import CocoSegmentation
+from .dataset import SegmentationDataset
+from .sources.coco import open_coco
 
 # %% ../nbs/08_balance.ipynb #81559daa
 def _samples(dataset, n_samples: int, seed: int):
@@ -108,7 +108,7 @@ def cocogold_balance(coco_root: Param("COCO 2017 folder (annotations/, images/)"
     "Measure the class balance of cocogold samples, print the table and write balance.json / balance.png to OUT."
     cats = [c.strip() for c in categories.split(",")] if categories else None
     source = open_coco(coco_root, split, kind)
-    make = lambda balanced: CocoSegmentation(source, size=size, categories=cats, min_side=min_side, seed=seed, balanced=balanced)
+    make = lambda balanced: SegmentationDataset(source, size=size, categories=cats, min_side=min_side, seed=seed, balanced=balanced)
     stats = class_balance(make(False), samples, seed)
     print(balance_table(stats))
     write_balance(out, stats, class_balance(make(True), samples, seed) if compare_balanced else None)

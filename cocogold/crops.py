@@ -66,20 +66,19 @@ def choose_instance(areas, rng: np.random.Generator) -> int:
 # %% ../nbs/05_crops.ipynb #2da0ac0d
 @dataclass
 class CropChoice:
-    "A crop (x0, y0, x1, y1) in source pixels, the chosen instance and the instances painted in the mask."
+    "A crop (x0, y0, x1, y1) in source pixels, the chosen instance and the eligible instances the crop can use."
     box: tuple
     instance: int            # position of the chosen instance
-    mask_instances: list     # positions of the instances whose union is the mask
+    usable: list             # positions of the eligible, non-crowd instances usable in the crop (the chosen one included)
     fallback: bool           # True when the crop was placed around the instance
 
 
-def choose_crop(bboxes, areas, crowd, categories, eligible, width: int, height: int, rng: np.random.Generator,
-                attempts: int = 5):
+def choose_crop(bboxes, areas, crowd, eligible, width: int, height: int, rng: np.random.Generator, attempts: int = 5):
     """Choose a square crop and an instance in a `width` x `height` image, or None if no instance is eligible.
 
-    Per instance: `bboxes` Kx4 `[x, y, w, h]`, `areas` [K] (pixels), `crowd` [K], `categories` [K] and
-    `eligible` [K] (bool). Up to `attempts` random crops are tried, then a crop around an instance."""
-    crowd, eligible, categories = np.asarray(crowd, bool), np.asarray(eligible, bool), np.asarray(categories)
+    Per instance: `bboxes` Kx4 `[x, y, w, h]`, `areas` [K] (pixels), `crowd` [K] and `eligible` [K] (bool).
+    Up to `attempts` random crops are tried, then a crop around an instance."""
+    crowd, eligible = np.asarray(crowd, bool), np.asarray(eligible, bool)
     candidates = eligible & ~crowd
     if not candidates.any(): return None
     for _ in range(attempts):
@@ -87,10 +86,10 @@ def choose_crop(bboxes, areas, crowd, categories, eligible, width: int, height: 
         usable = np.flatnonzero(usable_instances(bboxes, crowd, box) & candidates)
         if len(usable):
             chosen = int(usable[choose_instance(np.asarray(areas)[usable], rng)])
-            return CropChoice(box, chosen, [int(k) for k in usable if categories[k] == categories[chosen]], False)
+            return CropChoice(box, chosen, usable.tolist(), False)
     pool = np.flatnonzero(candidates)
     chosen = int(pool[choose_instance(np.asarray(areas)[pool], rng)])
     box = crop_around(np.asarray(bboxes)[chosen], width, height, rng)
-    usable = usable_instances(bboxes, crowd, box) & candidates & (categories == categories[chosen])
+    usable = usable_instances(bboxes, crowd, box) & candidates
     usable[chosen] = True
     return CropChoice(box, chosen, np.flatnonzero(usable).tolist(), True)

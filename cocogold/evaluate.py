@@ -19,9 +19,11 @@ from matplotlib.patches import Patch
 from tqdm.auto import tqdm
 
 from .core import cli, to_unit
-from .coco import BLOG_CATEGORIES, category_positions, open_coco
-from .dataset import CocoSegmentation
+from .dataset import SegmentationDataset
 from .pipeline import CocogoldPipeline
+from .queries import BLOG_CATEGORIES
+from .sources.base import category_positions
+from .sources.coco import open_coco
 
 _logger = logging.getLogger(__name__)
 
@@ -216,7 +218,7 @@ def cocogold_eval(model: Param("trained model folder (or hub id)", str, required
     names = source.category_names
     evaluated = names if categories is None else _names(categories, names, "categories")
     seen_categories = [c for c in BLOG_CATEGORIES if c in names] if seen is None else _names(seen, names, "seen")
-    dataset = CocoSegmentation(source, size=size, categories=evaluated, min_side=min_side, desaturate=desaturate, seed=seed)
+    dataset = SegmentationDataset(source, size=size, categories=evaluated, min_side=min_side, desaturate=desaturate, seed=seed)
     pipe = CocogoldPipeline.from_pretrained(model)
     pipe.set_progress_bar_config(disable=True)
     summary = evaluate_pipeline(pipe, dataset, samples, seen_categories, steps, ensemble_size, batch_size=batch_size, seed=seed)

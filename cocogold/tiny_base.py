@@ -24,7 +24,6 @@ from diffusers.optimization import get_cosine_schedule_with_warmup
 from fastcore.script import Param
 from tqdm.auto import tqdm
 
-from .coco import open_coco
 from .core import cli, pil_to_tensor, to_signed, to_unit
 from .evaluate import mask_iou
 from .backbones.base import decode_latents, encode_images
@@ -32,6 +31,7 @@ from .backbones.sd2 import prompt_ids
 from .backbones.tiny import tiny_components
 from .noise import training_scheduler
 from .postprocess import read_mask
+from .sources.coco import open_coco
 from .synth import CATEGORY_STYLES, make_synthetic_coco
 from .targets import paint_target
 
