@@ -22,7 +22,8 @@ from fastcore.script import Param
 from matplotlib.figure import Figure
 
 from .balance import class_balance, write_balance
-from .coco import BLOG_CATEGORIES, open_coco
+from .queries import BLOG_CATEGORIES
+from .sources.coco import open_coco
 from .core import cli, to_signed, to_unit
 from .dataset import CocoSegmentation
 from .evaluate import evaluate_pipeline, mask_iou, summary_markdown

@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 from ..backbones.base import backbone_class, detect_backbone
 from ..backbones.sd2 import SD2Backbone, _is_hub_id
 from ..backbones.tiny import tiny_components
-from ..coco import open_coco
+from ..sources.coco import open_coco
 from ..config import parse_config_args
 from ..core import to_signed, to_unit
 from ..dataset import CocoSegmentation
