@@ -20,7 +20,8 @@ from ..targets import TARGETS
 class DataConfig:
     "Where samples come from and how they look."
     root: str = option("", "dataset folder (COCO 2017 layout: annotations/ and images/, e.g. from cocogold_synth)")
-    annotations: str = option("panoptic", "annotation kind of the COCO folder: panoptic or instances")
+    source: str = option("coco-panoptic", "format of the folder: a folder source of cocogold.sources (coco-panoptic, coco-instances)")
+    query: str = option("category", "what a sample asks for: a query of cocogold.queries (category, whole-mask)")
     train_split: str = option("train", "split to train on")
     val_split: str = option("val", "split to validate on")
     size: int = option(512, "training crop side in pixels (a multiple of the VAE's downsampling factor)")

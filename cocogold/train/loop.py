@@ -27,10 +27,10 @@ from tqdm.auto import tqdm
 from ..backbones.base import backbone_class, detect_backbone
 from ..backbones.sd2 import SD2Backbone, _is_hub_id
 from ..backbones.tiny import tiny_components
-from ..sources.coco import open_coco
+from ..sources.base import open_source
 from ..config import parse_config_args
 from ..core import to_signed, to_unit
-from ..dataset import CocoSegmentation
+from ..dataset import SegmentationDataset
 from ..evaluate import SegmentationScores
 from ..heads import HEADS
 from ..noise import NOISE_FAMILIES
@@ -240,12 +240,12 @@ def save_model(accelerator: Accelerator, head, ema: EMAModel, config: TrainConfi
     return folder
 
 # %% ../../nbs/16c_train.ipynb #a555d146
-def training_dataset(config: TrainConfig, split: str) -> CocoSegmentation:
+def training_dataset(config: TrainConfig, split: str) -> SegmentationDataset:
     "The dataset of `split` under `config.data.root`, seeded by `config.run.seed`."
     data = config.data
     if not data.root: raise ValueError("data.root is not set: pass the dataset folder (--data.root or --coco-root)")
-    return CocoSegmentation(open_coco(data.root, split, data.annotations), size=data.size, categories=list(data.categories) or None,
-                            seed=config.run.seed, **data.dataset_options())
+    return SegmentationDataset(open_source(data.source, data.root, split), size=data.size, categories=list(data.categories) or None,
+                               seed=config.run.seed, query=data.query, **data.dataset_options())
 
 
 def _run_step_hooks(accelerator, config, step, run, ema, validation):
@@ -258,7 +258,7 @@ def _run_step_hooks(accelerator, config, step, run, ema, validation):
 def train(config: TrainConfig, resume: bool = False, train_dataset: Dataset = None, val_dataset: Dataset = None) -> Path:
     """Train per `config` in the run folder `config.run.out`, continuing its last checkpoint when `resume`.
 
-    `train_dataset` / `val_dataset` (samples as `CocoSegmentation` gives them) default to the splits under
+    `train_dataset` / `val_dataset` (samples as `SegmentationDataset` gives them) default to the splits under
     `config.data.root`. Returns `RUN/model`, the final pipeline folder."""
     accelerator, accumulation = make_accelerator(config)
     optim, run, main = config.optim, Path(config.run.out), accelerator.is_main_process
