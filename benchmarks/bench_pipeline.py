@@ -35,7 +35,7 @@ def marigold_for(ensemble_size: int, pipe: CocogoldPipeline):
     if ensemble_size == 1 or importlib.util.find_spec("scipy"):
         marigold, kwargs = MarigoldDepthPipeline(**components, prediction_type="depth"), {}
     else: marigold, kwargs = MarigoldNormalsPipeline(**components), {"ensembling_kwargs": {"reduction": "mean"}}
-    marigold.empty_text_embedding = pipe.prompt_encoder([PROMPT])
+    marigold.empty_text_embedding = pipe.backbone.encode_prompts([PROMPT]).hidden_states
     marigold.set_progress_bar_config(disable=True)
     return marigold, kwargs
 

@@ -51,7 +51,7 @@ def bare_loop(coco: Path, out: Path, steps: int) -> list:
             except StopIteration: batches = iter(loader); batch = next(batches)
             with torch.no_grad():
                 image, target = encode_images(vae, batch["image"]), encode_images(vae, batch["target"])
-                text = head.backbone.prompt_encoder(batch["prompt"])
+                text = head.backbone.encode_prompts(batch["prompt"]).hidden_states
             t = torch.randint(0, scheduler.config.num_train_timesteps, (MICRO,), generator=generator)
             strengths = cfg.objective.diffusion.multires_noise_strength * t.float() / scheduler.config.num_train_timesteps
             noise = torch.stack([multi_res_noise(target.shape[1:], s.item(), generator) for s in strengths])

@@ -27,8 +27,11 @@ class PaintedHead:
 
     @property
     def trainable(self) -> torch.nn.Module:
-        "The module whose parameters training optimises: the backbone's denoiser."
+        "The module whose parameters training optimises: the backbone's denoiser (settable, e.g. to Accelerate's wrapped copy)."
         return self.backbone.denoiser
+
+    @trainable.setter
+    def trainable(self, module: torch.nn.Module): self.backbone.denoiser = module
 
     def prepare_training(self, device, weight_dtype=torch.float32, freeze_text: bool = False,
                          gradient_checkpointing: bool = False) -> None:
@@ -52,7 +55,7 @@ class PaintedHead:
         """The inference pipeline of the head's model, with `denoiser` in place of the backbone's (an unwrapped
         or EMA copy) and `config` overrides; key colour, desaturation and prediction mode are the head's."""
         components = {**self.backbone.components(), "scheduler": self.noise.scheduler}
-        if denoiser is not None: components["unet"] = denoiser
+        if denoiser is not None: components[self.backbone.denoiser_name] = denoiser
         settings = dict(key_colour=self.codec.target, threshold=self.codec.threshold, desaturate_input=self.codec.desaturate,
                         prediction_mode=self.objective.prediction_mode)
         return PAINTED_PIPELINES[self.backbone.name].from_components(components, **{**settings, **config})

@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['SD2_SCHEDULER_CONFIG', 'NOISE_SCHEDULES', 'NOISE_FAMILIES', 'training_scheduler', 'inference_scheduler',
-           'clean_latent_estimate', 'DDPMNoise']
+           'clean_latent_estimate', 'DDPMNoise', 'predict_clean_latent']
 
 # %% ../nbs/09_noise.ipynb #1fb26402
 import torch
@@ -54,8 +54,9 @@ def clean_latent_estimate(scheduler, model_output: torch.Tensor, sample: torch.T
 class DDPMNoise:
     "SD2's noise family around `scheduler` (DDPM or DDIM): DDPM noising, the scheduler's prediction type, trailing DDIM inference."
     name = "ddpm"
+    schedules = NOISE_SCHEDULES
 
-    def __init__(self, scheduler): self.scheduler = scheduler
+    def __init__(self, scheduler): self.scheduler = scheduler  # the scheduler a model is saved with
 
     @classmethod
     def from_schedule(cls, kind: str = "trailing", base=None) -> "DDPMNoise":
@@ -96,3 +97,15 @@ class DDPMNoise:
 
 
 NOISE_FAMILIES = {DDPMNoise.name: DDPMNoise}
+
+# %% ../nbs/09_noise.ipynb #baac60cc
+def predict_clean_latent(backbone, noise, image_latent: torch.Tensor, conditioning) -> torch.Tensor:
+    """The one-step clean target latent (float32, B x C x h x w) for `image_latent` (B x C x h x w) and the
+    prompts' `conditioning`: `backbone`'s denoiser at `noise.single_step_timestep` from a zero target latent."""
+    timestep = noise.single_step_timestep
+    zero = torch.zeros_like(image_latent)
+    timesteps = torch.full((len(image_latent),), timestep, device=image_latent.device, dtype=torch.long)
+    model_output = backbone.denoise(image_latent, zero, timesteps, conditioning)
+    return noise.clean_estimate(model_output.float(), zero.float(), timestep)
+
+

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 from .config import option
 from .core import to_unit
-from .pipeline import predict_clean_latent
+from .noise import predict_clean_latent
 from .targets import TargetCodec
 
 # %% ../nbs/13_objectives.ipynb #526c73f9

@@ -107,7 +107,3 @@ class TargetCodec:
     def margin(self, prediction: torch.Tensor) -> torch.Tensor:
         "`key_colour_margin` of `prediction` (Bx3xHxW) for this codec: BxHxW, positive inside the mask."
         return key_colour_margin(prediction, self.target, self.threshold)
-
-    def hard_mask(self, prediction: torch.Tensor) -> torch.Tensor:
-        "The pixels of `prediction` (Bx3xHxW) read back as painted: bool BxHxW (no opening)."
-        return self.margin(prediction) > 0

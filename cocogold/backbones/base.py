@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['BACKBONES', 'Conditioning', 'vae_scale_factor', 'encode_images', 'decode_latents', 'Backbone', 'freeze_text_pathway',
-           'register_backbone', 'backbone_class', 'detect_backbone']
+           'register_backbone', 'backbone_class', 'detect_backbone', 'is_hub_id', 'load_backbone']
 
 # %% ../../nbs/10_backbones.ipynb #107f8df0
 import json
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from huggingface_hub.utils import HFValidationError, validate_repo_id
 
 # %% ../../nbs/10_backbones.ipynb #3877320d
 @dataclass
@@ -77,6 +78,7 @@ class Backbone:
     name: str = ""
     noise_family: str = ""
     pipeline_classes: tuple = ()
+    denoiser_name: str = "unet"
 
     def __init__(self, denoiser: torch.nn.Module, vae):
         self.denoiser, self.vae = denoiser, vae
@@ -101,12 +103,17 @@ class Backbone:
         raise NotImplementedError
 
     @classmethod
+    def tiny(cls, seed: int = 0, sample_size: int = 64) -> "Backbone":
+        "A tiny instance built from configs (random weights seeded by `seed`, images of `sample_size` pixels), for tests and CPU runs."
+        raise NotImplementedError
+
+    @classmethod
     def from_components(cls, components: dict) -> "Backbone":
         "The backbone of a dict of parts named as `components` names them."
         raise NotImplementedError
 
     def components(self) -> dict:
-        "The backbone's parts by the names a diffusers pipeline keeps them under."
+        "The backbone's parts by the names a diffusers pipeline keeps them under (the denoiser under `denoiser_name`)."
         raise NotImplementedError
 
     def encode_prompts(self, prompts) -> Conditioning:
@@ -161,13 +168,32 @@ def backbone_class(name: str):
 
 
 def detect_backbone(path_or_id, default: str = "sd2") -> str:
-    "The backbone name of the diffusers folder `path_or_id`, from its model_index.json; `default` for a hub id or a folder without one."
+    """The backbone name of the diffusers folder `path_or_id`, from its model_index.json: the `backbone` a cocogold
+    model records, else the backbone reading the pipeline class named there; `default` for a hub id or a folder without one."""
     index = Path(path_or_id) / "model_index.json"
     if not index.is_file(): return default
-    try: pipeline_class = json.loads(index.read_text()).get("_class_name")
+    try: saved = json.loads(index.read_text())
     except json.JSONDecodeError as e: raise ValueError(f"{index} is not valid JSON: {e}") from None
+    if saved.get("backbone") in BACKBONES: return saved["backbone"]
+    pipeline_class = saved.get("_class_name")
     found = [name for name, cls in BACKBONES.items() if pipeline_class in cls.pipeline_classes]
     if not found:
         known = sorted(c for cls in BACKBONES.values() for c in cls.pipeline_classes)
         raise ValueError(f"{index} names pipeline class {pipeline_class!r}, which no backbone reads; known: {known}")
     return found[0]
+
+# %% ../../nbs/10_backbones.ipynb #5e51c241
+def is_hub_id(text: str) -> bool:
+    "Whether `text` is shaped like a hub repository id (`name` or `owner/name`)."
+    try: validate_repo_id(text)
+    except HFValidationError: return False
+    return True
+
+
+def load_backbone(base: str, name: str = "auto", seed: int = 0, sample_size: int = 64) -> Backbone:
+    """The backbone `name` ("auto": detected, SD2 for 'tiny' and hub ids) of `base`: 'tiny' (built from configs,
+    seeded by `seed`, for images of `sample_size` pixels), a diffusers folder or a hub id."""
+    if base == "tiny": return backbone_class("sd2" if name == "auto" else name).tiny(seed, sample_size)
+    if not (Path(base).is_dir() or is_hub_id(base)):
+        raise ValueError(f"unknown base {base!r}: not 'tiny', an existing folder, or a hub id like 'org/name'")
+    return backbone_class(detect_backbone(base) if name == "auto" else name).from_pretrained(base)

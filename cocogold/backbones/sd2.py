@@ -10,10 +10,10 @@ from pathlib import Path
 
 import torch
 from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
-from huggingface_hub.utils import HFValidationError, validate_repo_id
 from transformers import CLIPTextModel, CLIPTokenizer
 
-from .base import Backbone, Conditioning, encode_images, decode_latents, register_backbone
+from .base import Backbone, Conditioning, decode_latents, encode_images, is_hub_id, register_backbone
+from .tiny import tiny_components
 from .unet_taps import UNetTaps
 
 # %% ../../nbs/10c_sd2.ipynb #14f4b0c9
@@ -45,17 +45,10 @@ def _load_component(path_or_id, name: str, **kwargs):
     return _WEIGHT_CLASSES[name].from_pretrained(path_or_id, subfolder=name, use_safetensors=True, **kwargs)
 
 
-def _is_hub_id(text: str) -> bool:
-    "Whether `text` is shaped like a hub repository id (`name` or `owner/name`)."
-    try: validate_repo_id(text)
-    except HFValidationError: return False
-    return True
-
-
 def _check_folder(path_or_id):
     "Raise a FileNotFoundError naming the folder and the missing components unless `path_or_id` is a complete folder or a hub id."
     folder = Path(path_or_id)
-    if not folder.is_dir() and _is_hub_id(str(path_or_id)): return
+    if not folder.is_dir() and is_hub_id(str(path_or_id)): return
     missing = [f"{name}/" for name in COMPONENT_NAMES if not (folder/name).is_dir()]
     if not folder.is_dir(): raise FileNotFoundError(f"model folder {folder} does not exist; it should hold {', '.join(missing)}")
     if missing: raise FileNotFoundError(f"model folder {folder} has no {', '.join(missing)} component; needed: {', '.join(COMPONENT_NAMES)}")
@@ -119,6 +112,10 @@ class SD2Backbone(Backbone):
     @classmethod
     def from_components(cls, components: dict) -> "SD2Backbone":
         return cls(components["unet"], components["vae"], components["text_encoder"], components["tokenizer"])
+
+    @classmethod
+    def tiny(cls, seed: int = 0, sample_size: int = 64) -> "SD2Backbone":
+        return cls.from_components(tiny_components(seed, sample_size))
 
     @classmethod
     def from_pretrained(cls, path_or_id, torch_dtype=None) -> "SD2Backbone":

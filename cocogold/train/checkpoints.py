@@ -67,6 +67,9 @@ def prepare_run_folder(config: TrainConfig, resume: bool) -> Path:
     run = Path(config.run.out)
     saved = run / "config.yaml"
     if resume:
+        if not saved.exists() and (run / "config.json").exists():
+            raise ValueError(f"cannot resume {run}: it was written by an earlier cocogold (config.json, a flat config); "
+                             "start a new run, or resume it with the version that wrote it")
         if not saved.exists(): raise FileNotFoundError(f"cannot resume: {saved} does not exist")
         check_resumable(config, load_config(TrainConfig, str(saved)))
         found = checkpoints(run)

@@ -8,12 +8,16 @@ __all__ = ['PRESETS', 'LEGACY_FLAGS', 'RESUMABLE_FIELDS', 'DataConfig', 'ModelCo
            'check_resumable']
 
 # %% ../../nbs/16a_train_config.ipynb #b396e6a5
-from dataclasses import dataclass, field
+from dataclasses import dataclass, is_dataclass
 
-from ..config import apply_overrides, config_to_dict, load_config, option
+from functools import reduce
+
+from ..backbones.base import BACKBONES
+from ..config import apply_overrides, config_fields, config_to_dict, load_config, option
+from ..heads import HEADS
 from ..objectives import OBJECTIVES, DiffusionObjective, E2EObjective
-from ..noise import NOISE_SCHEDULES
-from ..targets import TARGETS
+from ..noise import NOISE_FAMILIES
+from ..targets import TARGETS, TargetCodec
 
 # %% ../../nbs/16a_train_config.ipynb #116d6e86
 @dataclass
@@ -33,8 +37,12 @@ class DataConfig:
     synonyms: dict = option({}, "category -> other names drawn with equal chance")
     balanced: bool = option(False, "draw a category first, then an image holding it")
 
+    def codec(self) -> TargetCodec:
+        "The target codec of these settings."
+        return TargetCodec(self.target, desaturate=self.desaturate)
+
     def dataset_options(self) -> dict:
-        "The keyword arguments of the dataset for these settings (options left at their 'default' value are not passed)."
+        "The dataset's keyword arguments for the sample settings (`min_side`, templates and synonyms only when set)."
         options = dict(target=self.target, desaturate=self.desaturate, balanced=self.balanced)
         if self.min_side: options["min_side"] = self.min_side
         if self.prompt_template: options["prompt_template"] = list(self.prompt_template)
@@ -46,9 +54,9 @@ class DataConfig:
 class ModelConfig:
     "The base model, the head that is trained on it, and what of the base stays frozen."
     base: str = option("tiny", "'tiny' (built from configs), a diffusers folder or a hub id (SD2, Marigold)")
-    backbone: str = option("sd2", "backbone of the base (cocogold.backbones.base.BACKBONES); detected from a folder")
+    backbone: str = option("auto", "backbone of the base (a key of cocogold.backbones.base.BACKBONES); auto: detected, sd2 for tiny")
     head: str = option("painted", "what is trained: painted (the denoiser paints the object)")
-    noise_schedule: str = option("trailing", f"noise schedule: one of {', '.join(NOISE_SCHEDULES)}")
+    noise_schedule: str = option("trailing", "schedule of the backbone's noise family (ddpm: trailing or sd2)")
     freeze_cross_attention: bool = option(False, "keep the base's text pathway (cross-attention) as it is")
     gradient_checkpointing: bool = option(False, "trade compute for memory in the denoiser (and the VAE decoder for e2e)")
 
@@ -161,26 +169,31 @@ def check_config(config: TrainConfig, num_processes: int = 1) -> int:
         raise ValueError(f"optim.batch_size={optim.batch_size} is not divisible into optim.micro_batch_size={optim.micro_batch_size}"
                          f" x {num_processes} process(es)")
     config.objective.selected()
-    _choice(config.model.noise_schedule, NOISE_SCHEDULES, "model.noise_schedule")
-    _choice(config.model.head, {"painted"}, "model.head")
+    _choice(config.model.noise_schedule, {s for family in NOISE_FAMILIES.values() for s in family.schedules}, "model.noise_schedule")
+    _choice(config.model.backbone, {"auto", *BACKBONES}, "model.backbone")
+    _choice(config.model.head, HEADS, "model.head")
     _choice(optim.mixed_precision, {"no", "fp16", "bf16"}, "optim.mixed_precision")
     _choice(run.log_with, {"tensorboard", "wandb", "none"}, "run.log_with")
     return optim.batch_size // per_step
 
 
 def flat_config(config: TrainConfig) -> dict:
-    "`config` as a flat dict of dotted paths -> plain values (lists for tuples), as saved and compared on resume."
-    def walk(d, prefix):
-        for key, value in d.items():
-            if isinstance(value, dict) and key not in ("synonyms",): yield from walk(value, f"{prefix}{key}.")
-            else: yield f"{prefix}{key}", value
-    return dict(walk(config_to_dict(config), ""))
+    "`config` as a flat dict of dotted paths of its fields -> plain values (lists for tuples), as logged and compared on resume."
+    values = config_to_dict(config)
+    return {path: reduce(lambda d, key: d[key], path.split("."), values)
+            for path, annotation, _ in config_fields(type(config)) if not is_dataclass(annotation)}
+
+
+def _compared(config: TrainConfig) -> dict:
+    "The fields of `config` a resume must keep: all but `RESUMABLE_FIELDS` and the settings of the objectives not selected."
+    unselected = tuple(f"objective.{name}." for name in OBJECTIVES if name != config.objective.name)
+    return {k: v for k, v in flat_config(config).items() if k not in RESUMABLE_FIELDS and not k.startswith(unselected)}
 
 
 def check_resumable(config: TrainConfig, saved: TrainConfig) -> None:
     "Raise `ValueError` if `config` differs from the `saved` config in a field that must not change on resume."
-    current, before = flat_config(config), flat_config(saved)
-    changed = sorted(k for k in current.keys() | before.keys() if k not in RESUMABLE_FIELDS and current.get(k) != before.get(k))
+    current, before = _compared(config), _compared(saved)
+    changed = sorted(k for k in current.keys() | before.keys() if current.get(k) != before.get(k))
     if changed:
         raise ValueError(f"cannot resume {config.run.out}: it was trained with another configuration "
                          f"({', '.join(f'{k}: {before.get(k)!r} -> {current.get(k)!r}' for k in changed)})")
