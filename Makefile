@@ -10,7 +10,7 @@ export HF_HUB_OFFLINE := 1
 export MPLBACKEND := Agg
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup browser demo test sync docs readme clean
+.PHONY: setup browser demo results test sync docs readme clean
 
 setup: $(STAMP)
 
@@ -27,6 +27,13 @@ browser:
 
 demo: setup
 	$(BIN)/cocogold_demo --out demo_out
+
+# Re-measure the figures the docs quote: the demo with its defaults, its metrics.json and examples.png
+# copied to nbs/results/, then README.md rewritten from them.
+results: setup
+	$(BIN)/cocogold_demo --out demo_out
+	$(PY) tools/refresh_results.py demo_out
+	$(PY) tools/build_docs.py --readme
 
 sync: setup
 	@before=$$(git status --porcelain); \

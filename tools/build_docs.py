@@ -51,7 +51,9 @@ from pygments.formatters import HtmlFormatter
 ROOT = Path(__file__).resolve().parents[1]
 NBS, DOCS, LIB = ROOT / "nbs", ROOT / "_docs", ROOT / "cocogold"
 CACHE = ROOT / "_proc" / "executed"
+RESULTS = NBS / "results"
 README = ROOT / "README.md"
+README_IMAGES = NBS / "images" / "readme"
 NB_ENV = {"HF_HUB_OFFLINE": "1", "MPLBACKEND": "Agg", "TOKENIZERS_PARALLELISM": "false", "IN_TEST": "1"}
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/svg+xml")
 
@@ -148,10 +150,11 @@ def doc_processors(nb, execute):
 
 
 def cache_key(path, execute):
-    "A hash of everything a processed notebook depends on."
+    "A hash of everything a processed notebook depends on: itself, the library, the result files, settings and this file."
     h = hashlib.sha256(f"{execute} {sorted(skip_flags())}".encode())
     library = sorted(p for p in LIB.rglob("*") if p.is_file() and "__pycache__" not in p.parts)  # code and bundled weights
-    for p in [Path(path), ROOT / "settings.ini", Path(__file__), *library]: h.update(p.read_bytes())
+    results = sorted(RESULTS.glob("*"))  # the result files (and figures) of runs that hidden cells quote
+    for p in [Path(path), ROOT / "settings.ini", Path(__file__), *library, *results]: h.update(p.read_bytes())
     return h.hexdigest()
 
 
@@ -343,8 +346,11 @@ def readme_markdown(nb):
         if c.cell_type == "code": c.outputs = [o for o in c.outputs if o.get("name") != "stderr"]
     exporter = MarkdownExporter()
     exporter.register_preprocessor(quarto_tag_remover(), enabled=True)
-    body, res = exporter.from_notebook_node(nb, resources={"output_files_dir": "nbs/images/readme"})
-    for name, data in res.get("outputs", {}).items():
+    body, res = exporter.from_notebook_node(nb, resources={"output_files_dir": README_IMAGES.relative_to(ROOT).as_posix()})
+    outputs = res.get("outputs", {})
+    for stale in README_IMAGES.glob("*"):  # figures of an earlier README (cell numbers shift when cells are added)
+        if stale.relative_to(ROOT).as_posix() not in outputs: stale.unlink()
+    for name, data in outputs.items():
         (ROOT / name).parent.mkdir(parents=True, exist_ok=True)
         (ROOT / name).write_bytes(data)
     meta = nb.metadata["docs"]
