@@ -15,8 +15,8 @@ from pathlib import Path
 
 import torch
 
-from cocogold.demo import (DemoConfig, calibrate_threshold, compare_objectives, make_splits, objectives_markdown,
-                           split_dataset, train_for_seconds)
+from cocogold.demo import DemoConfig, compare_objectives, make_splits, objectives_markdown, split_dataset, train_for_seconds
+from cocogold.diagnostics import calibrate_threshold
 from cocogold.pipeline import CocogoldPipeline
 
 
