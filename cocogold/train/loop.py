@@ -13,7 +13,7 @@ import logging
 import math
 import shutil
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +33,7 @@ from ..evaluate import SegmentationScores
 from ..heads import HEADS
 from ..noise import NOISE_FAMILIES
 from ..postprocess import show_grid
-from .checkpoints import checkpoints, load_checkpoint, prepare_run_folder, save_checkpoint, write_run_files
+from .checkpoints import checkpoints, load_checkpoint, prepare_run_folder, run_lock, save_checkpoint, write_run_files
 from .config import LEGACY_FLAGS, PRESETS, TrainConfig, check_config, flat_config, train_config
 
 _logger = logging.getLogger(__name__)
@@ -250,8 +250,13 @@ def train(config: TrainConfig, resume: bool = False, train_dataset: Dataset = No
     `train_dataset` / `val_dataset` (samples as `SegmentationDataset` gives them) default to the splits under
     `config.data.root`. Returns `RUN/model`, the final pipeline folder."""
     accelerator, accumulation = make_accelerator(config)
+    with run_lock(config.run.out) if accelerator.is_main_process else nullcontext():
+        return _train_locked(accelerator, accumulation, config, resume, train_dataset, val_dataset)
+
+
+def _train_locked(accelerator, accumulation, config, resume, train_dataset, val_dataset) -> Path:
     optim, run, main = config.optim, Path(config.run.out), accelerator.is_main_process
-    checkpoint = prepare_run_folder(config, resume)
+    checkpoint = prepare_run_folder(config, resume, main_process=main)
     accelerator.wait_for_everyone()
     train_dataset = training_dataset(config, config.data.train_split) if train_dataset is None else train_dataset
     if val_dataset is None and config.validation.every: val_dataset = training_dataset(config, config.data.val_split)
