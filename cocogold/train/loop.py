@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 from ..backbones.base import load_backbone
 from ..sources.base import open_source
 from ..config import parse_config_args
-from ..core import to_signed, to_unit
+from ..core import to_signed, to_unit, user_errors
 from ..dataset import SegmentationDataset
 from ..evaluate import SegmentationScores
 from ..heads import HEADS
@@ -302,7 +302,8 @@ def cocogold_train(argv: list = None):
     config, extras = parse_config_args(TrainConfig, argv, PRESETS, LEGACY_FLAGS, prog="cocogold_train",
                                        extra={"--resume": dict(action="store_true", help="continue the run in --run.out from its last checkpoint")},
                                        description=cocogold_train.__doc__)
-    train(config, resume=extras.resume)
+    with user_errors("cocogold_train") if argv is None else nullcontext():  # a script reports a user mistake in one line
+        train(config, resume=extras.resume)
 
 # %% ../../nbs/16c_train.ipynb #df501488
 #| eval: false
