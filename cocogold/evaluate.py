@@ -4,24 +4,27 @@
 
 # %% auto #0
 __all__ = ['PRECISION_THRESHOLDS', 'mask_counts', 'mask_iou', 'SegmentationScores', 'summary_markdown', 'plot_per_class',
-           'write_summary', 'evaluate_pipeline', 'cocogold_eval']
+           'write_summary', 'read_sample', 'EvaluationInterrupted', 'evaluate_pipeline', 'model_categories',
+           'cocogold_eval']
 
 # %% ../nbs/16_evaluate.ipynb #95c85054
 import json
 import logging
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import torch
+import yaml
 from fastcore.script import Param
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from tqdm.auto import tqdm
 
-from .core import cli, to_unit
-from .dataset import SegmentationDataset
+from .core import ImageReadError, cli, to_unit
+from .dataset import SegmentationDataset, build_sample
 from .pipeline import CocogoldPipeline
-from .queries import BLOG_CATEGORIES
+from .queries import BLOG_CATEGORIES, default_categories
 from .sources.base import category_positions
 from .sources.coco import open_coco
 
@@ -123,6 +126,9 @@ def summary_markdown(summary: dict) -> str:
     for name in ("all", "seen", "unseen"):
         s = summary if name == "all" else summary[name]
         if s is not None: lines.append(f"| {name} | {s['n_samples']} | {_fmt(s['miou'])} | {_fmt(s['oiou'])} | {_fmt(s['class_miou'])} |")
+    if summary.get("partial"): lines += ["", f"**partial**: interrupted after {summary['n_samples']} of {summary['n_requested']} samples"]
+    if summary.get("skipped", {}).get("count"):
+        lines += ["", f"skipped {summary['skipped']['count']} samples (image ids {summary['skipped']['image_ids']}): {summary['skipped']['by_reason']}"]
     lines += ["", f"harmonic mean of seen and unseen mIoU: {_fmt(summary['harmonic'])}", "",
               "| " + " | ".join(f"P@{t}" for t in thresholds) + " |", "|" + "---|" * len(thresholds),
               "| " + " | ".join(_fmt(summary["precision_at"][t]) for t in thresholds) + " |",
@@ -162,32 +168,101 @@ def write_summary(summary: dict, out) -> Path:
     plot_per_class(summary, out.with_suffix(".png"))
     return out
 
+# %% ../nbs/16_evaluate.ipynb #c9add7bf
+def read_sample(dataset, i: int) -> tuple:
+    """`(sample, None)` for sample `i` of `dataset`, or `(None, skip)` when a `SegmentationDataset` cannot use that
+    sample's image: `skip` is `{"index", "image_id", "reason"}`. Other datasets are indexed as they are."""
+    if not isinstance(dataset, SegmentationDataset): return dataset[i], None
+    if dataset.balanced: raise ValueError("evaluate an unbalanced dataset (balanced=False): a balanced one draws images with replacement")
+    row, key = int(dataset.rows[i]), int(dataset.plan.keys[i])
+    image_id = int(dataset.source.index.image_ids[row])
+    rng = np.random.default_rng([dataset.seed, dataset.epoch, i])  # as SegmentationDataset.__getitem__ seeds sample i
+    try: sample = build_sample(dataset.source.record(row), dataset.query, key, dataset.config, rng)
+    except ImageReadError as e:
+        if dataset.strict: raise
+        _logger.warning("sample %d skipped: %s", i, e)
+        return None, {"index": i, "image_id": image_id, "reason": "unreadable image"}
+    if sample is None: return None, {"index": i, "image_id": image_id, "reason": "no usable instance"}
+    return sample, None
+
 # %% ../nbs/16_evaluate.ipynb #17b99066
+class EvaluationInterrupted(KeyboardInterrupt):
+    "A KeyboardInterrupt during `evaluate_pipeline`; `summary` is the summary of the samples scored before it (`partial`), or None."
+    def __init__(self, summary: dict | None):
+        super().__init__("evaluation interrupted")
+        self.summary = summary
+
+
+def _summary(scores: SegmentationScores, skipped: list, n_requested: int, dataset, partial: bool) -> dict:
+    "The summary of `scores` with the evaluation's bookkeeping: requested count, skips, partial flag and the dataset's counts."
+    if not len(scores):
+        raise ValueError(f"none of the {n_requested} samples could be scored: skipped {[(s['image_id'], s['reason']) for s in skipped]}")
+    summary = scores.summary()
+    summary.update(n_requested=n_requested, partial=partial, skipped={
+        "count": len(skipped), "image_ids": [s["image_id"] for s in skipped],
+        "by_reason": dict(Counter(s["reason"] for s in skipped))})
+    if hasattr(dataset, "counts"): summary["dataset_counts"] = dict(dataset.counts)
+    return summary
+
+
 def evaluate_pipeline(pipeline, dataset, n_samples: int | None = None, seen_categories=None,
                       num_inference_steps: int | None = None, ensemble_size: int = 1,
                       processing_resolution: int | None = None, batch_size: int = 4, seed: int = 0,
                       progress: bool = True) -> dict:
     """`SegmentationScores.summary()` of `pipeline`'s masks on samples 0 .. `n_samples` - 1 of `dataset` (all by
-    default); samples are dicts with `image` (float 3xSxS in [-1, 1]), `mask` (bool SxS), `prompt`, `category`.
-    The other arguments go to the pipeline; `seed` seeds its starting noise."""
+    default), each scored once (see `read_sample`), with `n_requested`, `skipped` and `partial`; samples are dicts with
+    `image` (float 3xSxS in [-1, 1]), `mask` (bool SxS), `prompt`, `category`. The other arguments go to the pipeline;
+    `seed` seeds its starting noise. A KeyboardInterrupt becomes `EvaluationInterrupted` with the partial summary."""
     n_samples = len(dataset) if n_samples is None else n_samples
     if not 1 <= n_samples <= len(dataset): raise ValueError(f"n_samples must be in 1..{len(dataset)} (the dataset's size), got {n_samples}")
     if batch_size < 1: raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     scores, generator = SegmentationScores(seen_categories), torch.Generator().manual_seed(seed)
-    with tqdm(total=n_samples, desc="evaluating", unit="sample", disable=not progress) as bar:
-        for start in range(0, n_samples, batch_size):
-            samples = [dataset[i] for i in range(start, min(start + batch_size, n_samples))]
-            output = pipeline([to_unit(s["image"]) for s in samples], [s["prompt"] for s in samples],
-                              num_inference_steps=num_inference_steps, ensemble_size=ensemble_size,
-                              processing_resolution=processing_resolution, batch_size=batch_size,
-                              generator=generator, output_type="pt")
-            scores.add(output.mask, torch.stack([s["mask"] for s in samples]), [s["category"] for s in samples])
-            bar.update(len(samples))
-    summary = scores.summary()
-    if hasattr(dataset, "counts"): summary["dataset_counts"] = dict(dataset.counts)
-    return summary
+    skipped, batch = [], []
+    try:
+        for i in tqdm(range(n_samples), desc="evaluating", unit="sample", disable=not progress):
+            sample, skip = read_sample(dataset, i)
+            if skip is None: batch.append(sample)
+            else: skipped.append(skip)
+            if batch and (len(batch) == batch_size or i == n_samples - 1):
+                output = pipeline([to_unit(s["image"]) for s in batch], [s["prompt"] for s in batch],
+                                  num_inference_steps=num_inference_steps, ensemble_size=ensemble_size,
+                                  processing_resolution=processing_resolution, batch_size=batch_size,
+                                  generator=generator, output_type="pt")
+                scores.add(output.mask, torch.stack([s["mask"] for s in batch]), [s["category"] for s in batch])
+                batch = []
+    except KeyboardInterrupt:
+        raise EvaluationInterrupted(_summary(scores, skipped, n_samples, dataset, partial=True) if len(scores) else None) from None
+    return _summary(scores, skipped, n_samples, dataset, partial=False)
 
-# %% ../nbs/16_evaluate.ipynb #2ccb1038
+# %% ../nbs/16_evaluate.ipynb #e4a95c42
+def model_categories(model) -> list | None:
+    """The categories the model folder `model` was trained on, from the `config.yaml` its training run wrote beside
+    it (`RUN/config.yaml` next to `RUN/model`): its `data.categories`, [] for the training default. None without
+    such a file, or (with a warning naming it) when the file is not a training config."""
+    config = Path(model).parent / "config.yaml"
+    if not Path(model).is_dir() or not config.is_file(): return None
+    try: data = yaml.safe_load(config.read_text())
+    except yaml.YAMLError: data = None
+    section = data.get("data") if isinstance(data, dict) else None
+    categories = section.get("categories") if isinstance(section, dict) else None
+    if not isinstance(categories, list):
+        _logger.warning("ignoring %s beside the model: not a training config with data.categories", config)
+        return None
+    return [str(c) for c in categories]
+
+
+def _default_categories(model, names: list) -> tuple:
+    "`(evaluated, seen, where they come from)` when neither is given: the model's training categories the split has, else all and the blog's."
+    trained, config = model_categories(model), Path(model).parent / "config.yaml"
+    if trained is None:
+        return names, [c for c in BLOG_CATEGORIES if c in names], "every category of the split (no training config beside the model)"
+    trained = trained or default_categories(names)
+    known, missing = [c for c in trained if c in names], [c for c in trained if c not in names]
+    if not known: raise ValueError(f"the split has none of the model's training categories {trained} (from {config})")
+    if missing: _logger.warning("the split lacks %d of the model's training categories: %s", len(missing), ", ".join(missing))
+    return known, known, f"the model's training categories (from {config})"
+
+
 def _names(text, valid: list, what: str) -> list:
     "Comma-separated category names in `text` as a list, checked against `valid` (errors name `what`)."
     names = [n.strip() for n in text.split(",") if n.strip()]
@@ -195,6 +270,27 @@ def _names(text, valid: list, what: str) -> list:
     try: category_positions(valid, names)
     except ValueError as e: raise ValueError(f"--{what}: {e}") from None
     return names
+
+# %% ../nbs/16_evaluate.ipynb #2ccb1038
+def _check_out(out) -> Path:
+    "`out` as a Path, a `.json` file whose folder exists (created) and whose `.md` / `.png` siblings are not folders."
+    out = Path(out)
+    if out.is_dir(): raise ValueError(f"--out {out} is a folder; pass the JSON file to write, e.g. {out / 'eval.json'}")
+    if out.suffix != ".json": raise ValueError(f"--out {out} must end in .json (the .md table and .png chart go beside it)")
+    for sibling in (out.with_suffix(".md"), out.with_suffix(".png")):
+        if sibling.is_dir(): raise ValueError(f"--out {out}: {sibling} is a folder; the table and chart are written there")
+    if out.parent.exists() and not out.parent.is_dir(): raise ValueError(f"--out {out}: {out.parent} is a file, not a folder")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def _result_line(summary: dict, written: Path) -> str:
+    "One line of what an evaluation gave: scores, samples, skips, and the files written."
+    split = "".join(f", {name} mIoU {_fmt(summary[name]['miou'])}%" for name in ("seen", "unseen") if summary.get(name))
+    skipped = summary["skipped"]
+    skips = f", {skipped['count']} skipped (image ids {skipped['image_ids']})" if skipped["count"] else ""
+    return (f"mIoU {_fmt(summary['miou'])}%, oIoU {_fmt(summary['oiou'])}%{split} over {summary['n_samples']} of "
+            f"{summary['n_requested']} samples{skips}; wrote {written} and its .md and .png")
 
 
 @cli
@@ -204,8 +300,8 @@ def cocogold_eval(model: Param("trained model folder (or hub id)", str, required
                   split: Param("split to evaluate, e.g. val", str) = "val",
                   samples: Param("number of samples (default: all usable images)", int) = None,
                   kind: Param("annotations to read: panoptic or instances", str) = "panoptic",
-                  categories: Param("comma-separated categories to evaluate (default: all of the split)", str) = None,
-                  seen: Param("comma-separated training categories (default: the blog's 14)", str) = None,
+                  categories: Param("comma-separated categories to evaluate (default: the model's training categories, else all of the split)", str) = None,
+                  seen: Param("comma-separated training categories (default: the model's, else the blog's 14)", str) = None,
                   size: Param("crop side in pixels", int) = 512,
                   min_side: Param("smallest usable image side in pixels", int) = 300,
                   desaturate: Param("desaturate highlights of the inputs (if the model was trained so)", bool) = False,
@@ -214,15 +310,24 @@ def cocogold_eval(model: Param("trained model folder (or hub id)", str, required
                   batch_size: Param("images per UNet batch", int) = 4,
                   seed: Param("seed of the crops and of the starting noise", int) = 0):
     "Score the cocogold model MODEL on SAMPLES crops of COCO split SPLIT; write the scores to OUT (JSON, .md, .png)."
+    out = _check_out(out)
     source = open_coco(coco_root, split, kind)
     names = source.category_names
-    evaluated = names if categories is None else _names(categories, names, "categories")
-    seen_categories = [c for c in BLOG_CATEGORIES if c in names] if seen is None else _names(seen, names, "seen")
+    if categories is None or seen is None: evaluated, seen_categories, origin = _default_categories(model, names)
+    if categories is not None: evaluated, origin = _names(categories, names, "categories"), "--categories"
+    if seen is not None: seen_categories = _names(seen, names, "seen")
+    _logger.info("evaluating %d categories: %s", len(evaluated), origin)
     dataset = SegmentationDataset(source, size=size, categories=evaluated, min_side=min_side, desaturate=desaturate, seed=seed)
     pipe = CocogoldPipeline.from_pretrained(model)
     pipe.set_progress_bar_config(disable=True)
-    summary = evaluate_pipeline(pipe, dataset, samples, seen_categories, steps, ensemble_size, batch_size=batch_size, seed=seed)
-    summary["settings"] = dict(model=str(model), coco_root=str(coco_root), split=split, kind=kind, size=size,
-                               steps=steps, ensemble_size=ensemble_size, batch_size=batch_size, seed=seed, desaturate=desaturate)
-    written = write_summary(summary, out)
-    _logger.info("mIoU %.4f over %d samples; wrote %s and its .md and .png", summary["miou"], summary["n_samples"], written)
+    settings = dict(model=str(model), coco_root=str(coco_root), split=split, kind=kind, categories=evaluated, categories_from=origin,
+                    size=size, steps=steps, ensemble_size=ensemble_size, batch_size=batch_size, seed=seed, desaturate=desaturate)
+    try: summary = evaluate_pipeline(pipe, dataset, samples, seen_categories, steps, ensemble_size, batch_size=batch_size, seed=seed)
+    except EvaluationInterrupted as e:
+        if e.summary is None: _logger.warning("interrupted before any sample was scored: nothing written")
+        else:
+            written = write_summary({**e.summary, "settings": settings}, out)
+            _logger.warning("interrupted, partial scores: %s", _result_line(e.summary, written))
+        raise
+    written = write_summary({**summary, "settings": settings}, out)
+    _logger.info("%s", _result_line(summary, written))
