@@ -290,8 +290,8 @@ def make_synthetic_coco(out, split="train", n=8, seed=0, size=(160, 120), catego
     img_dir.mkdir(parents=True, exist_ok=True); png_dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     images, panoptic, instances = [], [], []
-    for stem, (width, height) in zip(stems, sizes * n):
-        image_id = int(stem)
+    for k, (stem, (width, height)) in enumerate(zip(stems, sizes * n)):
+        image_id = first_id + k
         img, id_map, segs = draw_scene(rng, width, height, names, max_objects, crowd_prob)
         Image.fromarray(img).save(img_dir/f"{stem}.jpg", quality=92)
         Image.fromarray(ids_to_rgb(id_map)).save(png_dir/f"{stem}.png")
