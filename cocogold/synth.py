@@ -9,6 +9,7 @@ __all__ = ['SYNTH_CATEGORIES', 'DEFAULT_SYNTH_CATEGORIES', 'CATEGORY_STYLES', 'd
 # %% ../nbs/02_synth.ipynb #0ec03afc
 import json
 import logging
+import re
 from pathlib import Path
 
 import numpy as np
@@ -201,34 +202,97 @@ def _segmentation(seg):
 def _category_table(names):
     "COCO category dicts for the things in `names` plus the stuff categories, with an error for unknown names."
     known = {n for _, n, _, thing in SYNTH_CATEGORIES if thing}
+    if not names: raise ValueError(f"categories must name at least one thing category; valid: {sorted(known)}")
     unknown = sorted(set(names) - known)
     if unknown: raise ValueError(f"unknown synthetic categories {unknown}; valid: {sorted(known)}")
     return [dict(id=i, name=n, supercategory=s, isthing=t) for i, n, s, t in SYNTH_CATEGORIES if not t or n in names]
 
 
-def _sizes(size):
-    "A list of (width, height) pairs from one pair or a list of pairs."
-    return [tuple(size)] if np.ndim(size) == 1 else [tuple(s) for s in size]
+def _sizes(size) -> list:
+    "A list of (width, height) pairs (ints, at least 8 pixels each) from one pair or a list of pairs."
+    try: sizes = [tuple(size)] if all(np.isscalar(v) for v in size) else [tuple(s) for s in size]
+    except TypeError: sizes = []
+    if not sizes or any(len(s) != 2 or not all(isinstance(v, (int, np.integer)) and v >= 8 for v in s) for s in sizes):
+        raise ValueError(f"size must be (width, height) in whole pixels, at least 8 each, or a list of them; got {size!r}")
+    return sizes
+
+
+def _check_counts(n, max_objects, crowd_prob, seed, first_id):
+    "A ValueError naming the first argument of `make_synthetic_coco` out of its range."
+    whole = lambda v, low: isinstance(v, (int, np.integer)) and v >= low
+    for name, value, low in (("n", n, 1), ("max_objects", max_objects, 1), ("seed", seed, 0), ("first_id", first_id, 0)):
+        if not whole(value, low): raise ValueError(f"{name} must be a whole number >= {low}, got {value!r}")
+    if not 0 <= crowd_prob <= 1: raise ValueError(f"crowd_prob must be in [0, 1], got {crowd_prob!r}")
+
+
+def _split_layout(split: str) -> tuple:
+    "(annotation files, folders) of `split` in the COCO 2017 layout, as paths relative to the output folder."
+    ann = f"annotations/panoptic_{split}2017.json", f"annotations/instances_{split}2017.json"
+    return ann, (f"images/{split}2017", f"annotations/panoptic_{split}2017", f"images/{split}")
+
+
+def _record_path(out: Path, split: str) -> Path:
+    "Where the generator records the files it writes for `split`."
+    return out/"annotations"/f"cocogold_synth_{split}2017.json"
+
+
+def _present(out: Path, split: str) -> list:
+    "Relative paths (sorted) of everything under `out` in `split`'s place: its annotation files and the files in its folders."
+    files, folders = _split_layout(split)
+    found = [f for f in files if (out/f).exists()]
+    found += [p.relative_to(out).as_posix() for d in folders if (out/d).is_dir() for p in (out/d).rglob("*") if not p.is_dir()]
+    return sorted(found)
+
+
+def _recorded(out: Path, split: str) -> set:
+    "The files the generator recorded for `split` under `out` (empty when it wrote none, or its record is unreadable)."
+    try: return set(json.loads(_record_path(out, split).read_text())["files"])
+    except (OSError, ValueError, KeyError, TypeError): return set()
+
+
+def _claim_split(out: Path, split: str, files: list, overwrite: bool):
+    """Make room for `split` under `out` and record `files` (relative paths) as the generator's: a FileExistsError when
+    the split's place holds files the generator did not write, or files it did write and `overwrite` is False."""
+    if out.exists() and not out.is_dir(): raise FileExistsError(f"out must be a folder, but {out} is a file")
+    present = _present(out, split)
+    foreign = [p for p in present if p not in _recorded(out, split)]
+    if foreign:
+        more = f" and {len(foreign) - 1} more files" if len(foreign) > 1 else ""
+        raise FileExistsError(f"{out/foreign[0]}{more} of split {split!r} were not written by cocogold_synth: "
+                              "refusing to write there; choose another output folder or split")
+    if present and not overwrite:
+        raise FileExistsError(f"split {split!r} already exists in {out} (written by cocogold_synth): "
+                              "pass overwrite=True (--overwrite) to replace it")
+    for p in present: (out/p).unlink()
+    _record_path(out, split).parent.mkdir(parents=True, exist_ok=True)
+    _record_path(out, split).write_text(json.dumps(dict(generator="cocogold_synth", split=split, files=files), indent=1))
 
 
 def make_synthetic_coco(out, split="train", n=8, seed=0, size=(160, 120), categories=None, max_objects=4,
-                        crowd_prob=0.2, first_id=1) -> Path:
+                        crowd_prob=0.2, first_id=1, overwrite=False) -> Path:
     """Write `n` synthetic scenes in the COCO 2017 layout under `out` and return `out` as a Path.
 
     `size` is (width, height) in pixels or a list of them (cycled); `categories` are thing names of
-    `SYNTH_CATEGORIES` (default: the 14 blog classes and person); image ids start at `first_id`."""
-    names = list(categories or DEFAULT_SYNTH_CATEGORIES)
-    cats = _category_table(names)
+    `SYNTH_CATEGORIES` (default: the 14 blog classes and person); image ids start at `first_id`. An existing
+    split is replaced only with `overwrite=True` and only if the generator wrote it (see above)."""
+    names = list(DEFAULT_SYNTH_CATEGORIES if categories is None else categories)
+    cats, sizes = _category_table(names), _sizes(size)
+    _check_counts(n, max_objects, crowd_prob, seed, first_id)
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", str(split)):
+        raise ValueError(f"split must be a name of letters, digits, '-' or '_' (e.g. train, val), got {split!r}")
     cat_id = {c["name"]: c["id"] for c in cats}
     out = Path(out)
-    img_dir, png_dir = out/"images"/f"{split}2017", out/"annotations"/f"panoptic_{split}2017"
+    stems = [f"{first_id + k:012d}" for k in range(n)]
+    (pan_file, inst_file), (img_name, png_name, _) = _split_layout(split)
+    _claim_split(out, split, [pan_file, inst_file] + [f"{img_name}/{s}.jpg" for s in stems] + [f"{png_name}/{s}.png" for s in stems],
+                 overwrite)
+    img_dir, png_dir = out/img_name, out/png_name
     img_dir.mkdir(parents=True, exist_ok=True); png_dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     images, panoptic, instances = [], [], []
-    for k, (width, height) in zip(range(n), _sizes(size) * n):
+    for k, (stem, (width, height)) in enumerate(zip(stems, sizes * n)):
         image_id = first_id + k
         img, id_map, segs = draw_scene(rng, width, height, names, max_objects, crowd_prob)
-        stem = f"{image_id:012d}"
         Image.fromarray(img).save(img_dir/f"{stem}.jpg", quality=92)
         Image.fromarray(ids_to_rgb(id_map)).save(png_dir/f"{stem}.png")
         images.append(dict(id=image_id, file_name=f"{stem}.jpg", width=width, height=height))
@@ -240,9 +304,8 @@ def make_synthetic_coco(out, split="train", n=8, seed=0, size=(160, 120), catego
             instances.append(dict(id=len(instances) + 1, image_id=image_id, category_id=info["category_id"],
                                   segmentation=_segmentation(s), area=info["area"], bbox=info["bbox"], iscrowd=s["iscrowd"]))
     info = dict(description=f"cocogold synthetic COCO (seed {seed})", version="1.0", year=2017)
-    (out/"annotations"/f"panoptic_{split}2017.json").write_text(json.dumps(
-        dict(info=info, licenses=[], images=images, annotations=panoptic, categories=cats)))
-    (out/"annotations"/f"instances_{split}2017.json").write_text(json.dumps(
+    (out/pan_file).write_text(json.dumps(dict(info=info, licenses=[], images=images, annotations=panoptic, categories=cats)))
+    (out/inst_file).write_text(json.dumps(
         dict(info=info, licenses=[], images=images, annotations=instances, categories=[c for c in cats if c["isthing"]])))
     logging.getLogger(__name__).info("wrote %d synthetic %s images to %s", n, split, out)
     return out
@@ -262,7 +325,8 @@ def cocogold_synth(out: Param("output folder (COCO 2017 layout is written inside
                    n: Param("number of images", int) = 64,
                    seed: Param("random seed", int) = 0,
                    size: Param("image size WxH in pixels", str) = "160x120",
-                   categories: Param("comma-separated thing categories (default: the blog's 14 + person)", str) = None):
+                   categories: Param("comma-separated thing categories (default: the blog's 14 + person)", str) = None,
+                   overwrite: Param("replace the split if cocogold_synth wrote it before", bool) = False):
     "Write a synthetic COCO 2017 dataset (panoptic + instances + JPEG images)."
-    cats = [c.strip() for c in categories.split(",")] if categories else None
-    make_synthetic_coco(out, split, n=n, seed=seed, size=parse_size(size), categories=cats)
+    cats = None if categories is None else [c.strip() for c in categories.split(",") if c.strip()]
+    make_synthetic_coco(out, split, n=n, seed=seed, size=parse_size(size), categories=cats, overwrite=overwrite)

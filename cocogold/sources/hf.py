@@ -18,7 +18,7 @@ from PIL import Image
 from ..core import load_rgb, ImageReadError
 from .base import (IndexedSource, ImageRecord, build_index, masks_in_box, register_source,
                                    screen_segments)
-from .coco import decode_segmentations, short_polygons
+from .coco import decode_segmentations, segmentation_problem, short_polygons
 
 # %% ../../nbs/03b_hf.ipynb #89aefbee
 @dataclass
@@ -63,17 +63,31 @@ def _category_position(value, category_names: list, column: str) -> int:
     return int(value) if 0 <= value < len(category_names) else -1
 
 
-def _object_columns(objs: list, cols: HFColumns, category_names: list) -> tuple:
+def _object_boxes(objs: list, cols: HFColumns, image_id) -> list:
+    "The `cols.bbox` value of each object; a one-line error naming the object and image for a missing or malformed box."
+    for k, o in enumerate(objs):
+        for field in (cols.category, cols.bbox):
+            if field not in o: raise ValueError(f"object {k} of image_id {image_id} has no field {field!r}; its fields: {sorted(o)} (set HFColumns)")
+        box = o[cols.bbox]
+        if not (isinstance(box, (list, tuple)) and len(box) == 4):
+            raise ValueError(f"object {k} of image_id {image_id}: field {cols.bbox!r} must be 4 numbers, got {box!r:.60}")
+    return [o[cols.bbox] for o in objs]
+
+
+def _object_columns(objs: list, cols: HFColumns, category_names: list, image_id, height: int, width: int) -> tuple:
     """(category positions (-1: unknown), xywh boxes, areas, crowd flags, empty-segmentation flags, counts of
-    polygons with fewer than 3 points) of a row's objects."""
+    polygons with fewer than 3 points, reasons a segmentation cannot be decoded ('' for none)) of the objects of a
+    row's `height` x `width` image."""
+    boxes = np.array(_object_boxes(objs, cols, image_id), np.float32).reshape(-1, 4)
     cats = [_category_position(o[cols.category], category_names, cols.category) for o in objs]
-    boxes = np.array([o[cols.bbox] for o in objs], np.float32).reshape(-1, 4)
     if cols.bbox_format == "xyxy": boxes[:, 2:] -= boxes[:, :2]
     areas = np.array([o.get(cols.area) or 0 for o in objs], np.float32)
     areas = np.where(areas > 0, areas, boxes[:, 2] * boxes[:, 3])
     crowd = np.array([bool(o.get(cols.iscrowd) or 0) for o in objs], bool)
-    short, empty = np.array([short_polygons(o.get(cols.segmentation)) for o in objs], np.int64).reshape(-1, 2).T
-    return np.array(cats, np.int64), boxes, areas, crowd, empty.astype(bool), short
+    segms = [o.get(cols.segmentation) for o in objs]
+    problems = np.array([segmentation_problem(sg, height, width) for sg in segms] + [""], dtype=object)[:-1]
+    short, empty = np.array([(0, False) if p else short_polygons(sg) for sg, p in zip(segms, problems)], np.int64).reshape(-1, 2).T
+    return np.array(cats, np.int64), boxes, areas, crowd, empty.astype(bool), short, problems
 
 
 def _image_bytes(value) -> bytes:
@@ -95,7 +109,8 @@ def _undecoded(dataset, cols: HFColumns):
 
 
 _NO_OBJECTS = (np.zeros(0, np.int64), np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, bool),
-               np.zeros(0, bool), np.zeros(0, np.int64))
+               np.zeros(0, bool), np.zeros(0, np.int64), np.zeros(0, object))
+_DATASET, _STREAM = "the Hugging Face dataset", "the Hugging Face stream"  # origins in errors and warnings
 
 
 def _names_from_rows(per_row: list, cols: HFColumns) -> list:
@@ -127,12 +142,14 @@ class HFSource(IndexedSource):
         ids = np.asarray(rows[cols.image_id], np.int64)
         widths, heights = _image_sizes(self.dataset, cols) if cols.width not in meta or cols.height not in meta \
             else (list(rows[cols.width]), list(rows[cols.height]))
-        objects = [_object_columns(objs, cols, names) for objs in per_row]
-        cats, boxes, areas, crowd, empty, short = (np.concatenate([o[k] for o in objects] + [none]) for k, none in enumerate(_NO_OBJECTS))
+        objects = [_object_columns(objs, cols, names, i, h, w) for objs, i, w, h in zip(per_row, ids, widths, heights)]
+        cats, boxes, areas, crowd, empty, short, problems = (np.concatenate([o[k] for o in objects] + [none])
+                                                             for k, none in enumerate(_NO_OBJECTS))
         counts = [len(o[0]) for o in objects]
         positions = np.concatenate([np.arange(c) for c in counts] + [np.zeros(0, np.int64)])
         self.index, _ = build_index(ids, widths, heights, np.arange(len(ids)).astype(str), np.repeat(ids, counts),
-                                    positions, cats, boxes, areas, crowd, list(enumerate(names)), empty, short)
+                                    positions, cats, boxes, areas, crowd, list(enumerate(names)), empty, short, problems,
+                                    origin=_DATASET, seg_label="object")
         self.rows = np.argsort(ids, kind="stable")  # the dataset row of each index row (build_index sorts by image id)
 
     def read_image(self, row: int) -> Image.Image:
@@ -161,10 +178,10 @@ class HFStreamSource:
     def _record(self, row: dict) -> ImageRecord:
         cols, image_id = self.cols, int(row[self.cols.image_id])
         objs = _object_list(row[cols.objects])
-        cats, boxes, areas, crowd, empty, short = _object_columns(objs, cols, self.category_names)
         if cols.width in row and cols.height in row: width, height = int(row[cols.width]), int(row[cols.height])
         else: width, height = Image.open(io.BytesIO(_image_bytes(row[cols.image]))).size
-        keep, ignored = screen_segments(cats, boxes, areas, width, height, empty, short)
+        cats, boxes, areas, crowd, empty, short, problems = _object_columns(objs, cols, self.category_names, image_id, height, width)
+        keep, ignored = screen_segments(cats, boxes, areas, width, height, empty, short, problems, image_id, _STREAM)
         self.ignored.update(ignored)
         return ImageRecord(image_id, width, height, cats[keep].astype(np.int16), boxes[keep], areas[keep], crowd[keep],
                            lambda: _read_hf_image(row[cols.image], image_id),
