@@ -73,12 +73,13 @@ class DemoConfig:
 
 # %% ../nbs/18_demo.ipynb #14708f31
 def make_splits(root, config: DemoConfig) -> Path:
-    "Write the train, val, test and fresh synthetic splits for `config` under `root` (COCO 2017 layout); returns `root`."
+    "Write the train, val, test and fresh synthetic splits for `config` under `root` (COCO 2017 layout, replacing the splits an earlier run wrote there); returns `root`."
     everything = list(config.seen) + list(config.unseen)
     counts = dict(train=config.n_train, val=config.n_val, test=config.n_test, fresh=config.n_test)
     for split, seed in config.split_seeds().items():
         categories = everything if split in ("test", "fresh") else list(config.seen)
-        make_synthetic_coco(root, split, n=counts[split], seed=seed, size=(config.size, config.size), categories=categories)
+        make_synthetic_coco(root, split, n=counts[split], seed=seed, size=(config.size, config.size), categories=categories,
+                            overwrite=True)  # the demo owns its data folder: a rerun rewrites it
     return Path(root)
 
 
