@@ -13,7 +13,7 @@ import torch
 from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
 from transformers import CLIPTextModel, CLIPTokenizer
 
-from .base import Backbone, Conditioning, decode_latents, encode_images, is_hub_id, register_backbone
+from .base import Backbone, Conditioning, is_hub_id, register_backbone
 from .tiny import tiny_components
 from .unet_taps import UNetTaps
 

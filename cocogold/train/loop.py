@@ -34,7 +34,7 @@ from ..heads import HEADS
 from ..noise import NOISE_FAMILIES
 from ..postprocess import show_grid
 from .checkpoints import checkpoints, load_checkpoint, prepare_run_folder, run_lock, save_checkpoint, write_run_files
-from .config import LEGACY_FLAGS, PRESETS, TrainConfig, check_config, flat_config, train_config
+from .config import LEGACY_FLAGS, PRESETS, TrainConfig, check_config, flat_config
 
 _logger = logging.getLogger(__name__)
 
