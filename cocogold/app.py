@@ -4,10 +4,10 @@
 
 # %% auto #0
 __all__ = ['ASSETS', 'BUNDLED_MODEL', 'EXAMPLES_FOLDER', 'MAX_PIXELS', 'TITLE', 'bundled_examples', 'ModelDefaults',
-           'model_defaults', 'read_upload', 'mask_outline', 'outlined_overlay', 'uncertainty_image', 'Segmentation',
-           'segment', 'build_app', 'serve', 'cocogold_app']
+           'model_defaults', 'read_upload', 'mask_outline', 'outlined_overlay', 'uncertainty_image', 'display_size',
+           'Segmentation', 'segment', 'build_app', 'serve', 'cocogold_app']
 
-# %% ../nbs/20_app.ipynb #f04ce780
+# %% ../nbs/20_app.ipynb #d4d27d47
 import importlib.resources
 import logging
 import os
@@ -30,7 +30,7 @@ from .targets import DEFAULT_THRESHOLDS
 
 _logger = logging.getLogger(__name__)
 
-# %% ../nbs/20_app.ipynb #c0cc9fc5
+# %% ../nbs/20_app.ipynb #ac2bf12a
 ASSETS = Path(str(importlib.resources.files("cocogold") / "assets"))
 BUNDLED_MODEL = ASSETS / "demo_model"
 EXAMPLES_FOLDER = ASSETS / "app_examples"
@@ -40,7 +40,7 @@ def bundled_examples() -> list:
     "`[image path, prompt]` pairs of the bundled example images (the prompt is the file's stem), sorted by name."
     return [[str(p), p.stem.replace("_", " ")] for p in sorted(EXAMPLES_FOLDER.glob("*.jpg"))]
 
-# %% ../nbs/20_app.ipynb #27310f87
+# %% ../nbs/20_app.ipynb #1b2fcd80
 @dataclass
 class ModelDefaults:
     "What the app's controls start at, from a pipeline's config."
@@ -58,7 +58,7 @@ def model_defaults(pipe: CocogoldPipeline) -> ModelDefaults:
     return ModelDefaults(config.default_denoising_steps, config.default_processing_resolution, float(threshold),
                          config.prediction_mode == "single_step", pipe.vae_scale_factor)
 
-# %% ../nbs/20_app.ipynb #af6e2818
+# %% ../nbs/20_app.ipynb #d1005113
 MAX_PIXELS = 4096 * 4096
 
 
@@ -75,7 +75,7 @@ def read_upload(path, max_pixels: int = MAX_PIXELS) -> Image.Image:
     try: return load_rgb(path)
     except OSError as e: raise ValueError(f"{name} is damaged: {e}") from e
 
-# %% ../nbs/20_app.ipynb #e01ac223
+# %% ../nbs/20_app.ipynb #56237405
 def _erode(mask: np.ndarray) -> np.ndarray:
     "`mask` (bool HxW) without the pixels that have a 4-neighbour outside it (outside the image counts as outside)."
     p = np.pad(mask, 1, constant_values=False)
@@ -88,7 +88,7 @@ def mask_outline(mask: np.ndarray, width: int = 1) -> np.ndarray:
     for _ in range(width): interior = _erode(interior)
     return mask & ~interior
 
-# %% ../nbs/20_app.ipynb #969396d7
+# %% ../nbs/20_app.ipynb #350faf51
 def outlined_overlay(image, mask: np.ndarray, colour: tuple = (255, 40, 40), alpha: float = 0.4) -> Image.Image:
     """`image` (PIL RGB) with `mask` (bool HxW) filled in `colour` at opacity `alpha` and outlined in
     `colour`, the outline about 1/200 of the longer side wide (at least 1 pixel)."""
@@ -96,13 +96,19 @@ def outlined_overlay(image, mask: np.ndarray, colour: tuple = (255, 40, 40), alp
     filled[mask_outline(mask, max(1, round(max(mask.shape) / 200)))] = colour
     return Image.fromarray(filled)
 
-# %% ../nbs/20_app.ipynb #fc630853
+# %% ../nbs/20_app.ipynb #0a8f754c
 def uncertainty_image(uncertainty: np.ndarray) -> Image.Image:
     "The members' disagreement (float HxW in [0, 0.5], `CocogoldOutput.uncertainty`) in the magma colour map: black where all agree."
     rgb = colormaps["magma"](np.clip(uncertainty / 0.5, 0, 1))[..., :3]
     return Image.fromarray((rgb * 255).round().astype(np.uint8))
 
-# %% ../nbs/20_app.ipynb #fb750906
+# %% ../nbs/20_app.ipynb #bcdcfb87
+def display_size(image: Image.Image, min_side: int = 256) -> Image.Image:
+    "`image` enlarged by the smallest integer factor that makes its longer side at least `min_side` (nearest neighbour)."
+    factor = -(-min_side // max(image.size))
+    return image if factor <= 1 else image.resize((image.width * factor, image.height * factor), Image.NEAREST)
+
+# %% ../nbs/20_app.ipynb #4d8ba732
 @dataclass
 class Segmentation:
     "What the app shows for one image and prompt (H x W the input's size)."
@@ -153,7 +159,7 @@ def segment(pipe: CocogoldPipeline, image: Image.Image, prompt: str, steps: int 
     uncertainty = uncertainty_image(out.uncertainty[0]) if ensemble_size > 1 else None
     return Segmentation(mask, outlined_overlay(image, mask), prediction, uncertainty, seconds)
 
-# %% ../nbs/20_app.ipynb #ba21adc2
+# %% ../nbs/20_app.ipynb #e3719f78
 def _gradio():
     "The `gradio` module, or an ImportError that says how to install it."
     try: import gradio
@@ -181,7 +187,7 @@ def _as_message(gr, func):
         except ValueError as e: raise gr.Error(str(e)) from e
     return run
 
-# %% ../nbs/20_app.ipynb #43350033
+# %% ../nbs/20_app.ipynb #66397fc6
 TITLE = "cocogold: segment what a prompt names"
 
 
@@ -197,7 +203,8 @@ def build_app(pipe: CocogoldPipeline, examples: list = (), max_pixels: int = MAX
 
     def views(*inputs):
         s = predict(*inputs)
-        return s.overlay, s.prediction, s.uncertainty, s.mask_png(), s.summary()
+        shown = [None if v is None else display_size(v) for v in (s.overlay, s.prediction, s.uncertainty)]
+        return *shown, s.mask_png(), s.summary()
 
     with gr.Blocks(title="cocogold", analytics_enabled=False, delete_cache=(3600, 3600)) as app:
         gr.Markdown(f"# {TITLE}\nModel: `{model_name or 'bundled demo model'}`. Upload an image, type what to segment, press Segment.")
@@ -232,7 +239,7 @@ def build_app(pipe: CocogoldPipeline, examples: list = (), max_pixels: int = MAX
                                        api_name="segment", concurrency_id="model")
     return app
 
-# %% ../nbs/20_app.ipynb #4bed45c2
+# %% ../nbs/20_app.ipynb #8ea94f12
 def _theme(gr):
     "Gradio's default theme on the system's fonts, so the page loads no font from the internet."
     return gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"],
@@ -254,12 +261,14 @@ def cocogold_app(model: Param("cocogold model folder (default: the bundled demo 
                  port: Param("port to serve on", int) = 7860,
                  max_pixels: Param("largest image accepted, in pixels", int) = MAX_PIXELS):
     "Serve a page to segment what a prompt names in an uploaded image with MODEL; an API endpoint /segment for gradio_client."
+    try: _gradio()  # before the model loads
+    except ImportError as e: raise SystemExit(f"cocogold_app: error: {e}") from None
     pipe = CocogoldPipeline.from_pretrained(model or BUNDLED_MODEL)
     pipe.set_progress_bar_config(disable=True)
     examples = bundled_examples() if model is None else []
     print(f"cocogold_app: serving {model or 'the bundled demo model'} on http://{host}:{port}", flush=True)
     serve(build_app(pipe, examples, max_pixels, model or ""), host, port)
 
-# %% ../nbs/20_app.ipynb #5009d1cb
+# %% ../nbs/20_app.ipynb #077c4b2f
 #| eval: false
 if __name__ == "__main__": cocogold_app()
