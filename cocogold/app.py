@@ -7,7 +7,7 @@ __all__ = ['ASSETS', 'BUNDLED_MODEL', 'EXAMPLES_FOLDER', 'MAX_PIXELS', 'TITLE', 
            'model_defaults', 'read_upload', 'mask_outline', 'outlined_overlay', 'uncertainty_image', 'display_size',
            'Segmentation', 'segment', 'build_app', 'serve', 'cocogold_app']
 
-# %% ../nbs/20_app.ipynb #d4d27d47
+# %% ../nbs/20_app.ipynb #fa6a058b
 import importlib.resources
 import logging
 import os
@@ -30,7 +30,7 @@ from .targets import DEFAULT_THRESHOLDS
 
 _logger = logging.getLogger(__name__)
 
-# %% ../nbs/20_app.ipynb #ac2bf12a
+# %% ../nbs/20_app.ipynb #d9ef519c
 ASSETS = Path(str(importlib.resources.files("cocogold") / "assets"))
 BUNDLED_MODEL = ASSETS / "demo_model"
 EXAMPLES_FOLDER = ASSETS / "app_examples"
@@ -40,7 +40,7 @@ def bundled_examples() -> list:
     "`[image path, prompt]` pairs of the bundled example images (the prompt is the file's stem), sorted by name."
     return [[str(p), p.stem.replace("_", " ")] for p in sorted(EXAMPLES_FOLDER.glob("*.jpg"))]
 
-# %% ../nbs/20_app.ipynb #1b2fcd80
+# %% ../nbs/20_app.ipynb #eb36d969
 @dataclass
 class ModelDefaults:
     "What the app's controls start at, from a pipeline's config."
@@ -58,7 +58,7 @@ def model_defaults(pipe: CocogoldPipeline) -> ModelDefaults:
     return ModelDefaults(config.default_denoising_steps, config.default_processing_resolution, float(threshold),
                          config.prediction_mode == "single_step", pipe.vae_scale_factor)
 
-# %% ../nbs/20_app.ipynb #d1005113
+# %% ../nbs/20_app.ipynb #6b5fa256
 MAX_PIXELS = 4096 * 4096
 
 
@@ -75,7 +75,7 @@ def read_upload(path, max_pixels: int = MAX_PIXELS) -> Image.Image:
     try: return load_rgb(path)
     except OSError as e: raise ValueError(f"{name} is damaged: {e}") from e
 
-# %% ../nbs/20_app.ipynb #56237405
+# %% ../nbs/20_app.ipynb #731cf14b
 def _erode(mask: np.ndarray) -> np.ndarray:
     "`mask` (bool HxW) without the pixels that have a 4-neighbour outside it (outside the image counts as outside)."
     p = np.pad(mask, 1, constant_values=False)
@@ -88,7 +88,7 @@ def mask_outline(mask: np.ndarray, width: int = 1) -> np.ndarray:
     for _ in range(width): interior = _erode(interior)
     return mask & ~interior
 
-# %% ../nbs/20_app.ipynb #350faf51
+# %% ../nbs/20_app.ipynb #dcb00248
 def outlined_overlay(image, mask: np.ndarray, colour: tuple = (255, 40, 40), alpha: float = 0.4) -> Image.Image:
     """`image` (PIL RGB) with `mask` (bool HxW) filled in `colour` at opacity `alpha` and outlined in
     `colour`, the outline about 1/200 of the longer side wide (at least 1 pixel)."""
@@ -96,19 +96,19 @@ def outlined_overlay(image, mask: np.ndarray, colour: tuple = (255, 40, 40), alp
     filled[mask_outline(mask, max(1, round(max(mask.shape) / 200)))] = colour
     return Image.fromarray(filled)
 
-# %% ../nbs/20_app.ipynb #0a8f754c
+# %% ../nbs/20_app.ipynb #74eaeb74
 def uncertainty_image(uncertainty: np.ndarray) -> Image.Image:
     "The members' disagreement (float HxW in [0, 0.5], `CocogoldOutput.uncertainty`) in the magma colour map: black where all agree."
     rgb = colormaps["magma"](np.clip(uncertainty / 0.5, 0, 1))[..., :3]
     return Image.fromarray((rgb * 255).round().astype(np.uint8))
 
-# %% ../nbs/20_app.ipynb #bcdcfb87
+# %% ../nbs/20_app.ipynb #13631a60
 def display_size(image: Image.Image, min_side: int = 256) -> Image.Image:
     "`image` enlarged by the smallest integer factor that makes its longer side at least `min_side` (nearest neighbour)."
     factor = -(-min_side // max(image.size))
     return image if factor <= 1 else image.resize((image.width * factor, image.height * factor), Image.NEAREST)
 
-# %% ../nbs/20_app.ipynb #4d8ba732
+# %% ../nbs/20_app.ipynb #618c05ca
 @dataclass
 class Segmentation:
     "What the app shows for one image and prompt (H x W the input's size)."
@@ -159,7 +159,7 @@ def segment(pipe: CocogoldPipeline, image: Image.Image, prompt: str, steps: int 
     uncertainty = uncertainty_image(out.uncertainty[0]) if ensemble_size > 1 else None
     return Segmentation(mask, outlined_overlay(image, mask), prediction, uncertainty, seconds)
 
-# %% ../nbs/20_app.ipynb #e3719f78
+# %% ../nbs/20_app.ipynb #5b59121a
 def _gradio():
     "The `gradio` module, or an ImportError that says how to install it."
     try: import gradio
@@ -187,7 +187,7 @@ def _as_message(gr, func):
         except ValueError as e: raise gr.Error(str(e)) from e
     return run
 
-# %% ../nbs/20_app.ipynb #66397fc6
+# %% ../nbs/20_app.ipynb #9f5a042d
 TITLE = "cocogold: segment what a prompt names"
 
 
@@ -239,7 +239,7 @@ def build_app(pipe: CocogoldPipeline, examples: list = (), max_pixels: int = MAX
                                        api_name="segment", concurrency_id="model")
     return app
 
-# %% ../nbs/20_app.ipynb #8ea94f12
+# %% ../nbs/20_app.ipynb #fdc825c6
 def _theme(gr):
     "Gradio's default theme on the system's fonts, so the page loads no font from the internet."
     return gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"],
@@ -266,9 +266,9 @@ def cocogold_app(model: Param("cocogold model folder (default: the bundled demo 
     pipe = CocogoldPipeline.from_pretrained(model or BUNDLED_MODEL)
     pipe.set_progress_bar_config(disable=True)
     examples = bundled_examples() if model is None else []
-    print(f"cocogold_app: serving {model or 'the bundled demo model'} on http://{host}:{port}", flush=True)
+    _logger.info("cocogold_app: serving %s on http://%s:%d (Ctrl-C stops)", model or "the bundled demo model", host, port)
     serve(build_app(pipe, examples, max_pixels, model or ""), host, port)
 
-# %% ../nbs/20_app.ipynb #077c4b2f
+# %% ../nbs/20_app.ipynb #fdfff757
 #| eval: false
 if __name__ == "__main__": cocogold_app()

@@ -35,6 +35,7 @@ from cocogold.pipeline import CocogoldPipeline  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # gradio_client's telemetry too
 START_TIMEOUT = 180  # seconds for the server to answer: importing torch and gradio on a busy 2-core machine
 
 
@@ -67,7 +68,9 @@ def app_url():
 
 @pytest.fixture(scope="module")
 def client(app_url):
-    return Client(app_url, verbose=False)
+    c = Client(app_url, verbose=False, analytics_enabled=False)
+    yield c
+    c.close()
 
 
 @pytest.fixture(scope="module")
