@@ -7,7 +7,6 @@ __all__ = ['BASE_LICENSES', 'CARD_TAGS', 'is_hub_id', 'card_license', 'card_data
            'push_model']
 
 # %% ../../nbs/16b_model_card.ipynb #c76e8886
-import importlib.resources
 import json
 import re
 from pathlib import Path
@@ -29,14 +28,14 @@ def is_hub_id(name: str) -> bool:
     return bool(_HUB_ID.fullmatch(name or "")) and not Path(name).exists()
 
 
-def _is_bundled_tiny(base: str) -> bool:
-    bundled = Path(str(importlib.resources.files("cocogold") / "assets")).resolve()
-    return base == "tiny" or (Path(base).exists() and bundled in Path(base).resolve().parents)
+def _is_cocogold_tiny(base: str) -> bool:
+    "Whether `base` is a tiny base cocogold builds: 'tiny', or a folder `cocogold_pretrain_base` wrote (it holds pretraining.json)."
+    return base == "tiny" or (Path(base) / "pretraining.json").is_file()
 
 
 def card_license(base: str) -> str:
     "The license id of a model fine-tuned from `base`: the base family's (`BASE_LICENSES`, by id prefix), apache-2.0 for cocogold's tiny bases, else 'other'."
-    if _is_bundled_tiny(base): return "apache-2.0"
+    if _is_cocogold_tiny(base): return "apache-2.0"
     return next((lic for prefix, lic in BASE_LICENSES.items() if base.startswith(prefix)), "other")
 
 # %% ../../nbs/16b_model_card.ipynb #f9055d6f
@@ -69,7 +68,7 @@ def _training_lines(config: TrainConfig, log: list) -> list:
             f"- **optimisation**: {steps}, batch {optim.batch_size}, Adam at lr {optim.lr:g} "
             f"(warmup {optim.warmup_steps}, decay to x{optim.final_lr_ratio:g} at step {optim.decay_steps}), EMA {'on' if optim.ema else 'off'}, "
             f"precision {optim.mixed_precision}",
-            f"- **data**: source `{data.source}` at `{data.root}`, query `{data.query}`, {data.size} px crops, "
+            f"- **data**: source `{data.source}` at `{data.root or '(datasets passed to train)'}`, query `{data.query}`, {data.size} px crops, "
             f"categories {', '.join(data.categories) if data.categories else 'the source default'}, target `{data.target}`",
             f"- **seed**: {config.run.seed}"]
 
