@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['BUNDLED_MODEL', 'EXAMPLES_FOLDER', 'MAX_PIXELS', 'bundled_examples', 'ModelDefaults', 'model_defaults', 'read_upload',
-           'mask_outline', 'outlined_overlay', 'uncertainty_image', 'display_size', 'Segmentation', 'segment',
-           'build_app', 'serve', 'cocogold_app']
+           'outlined_overlay', 'uncertainty_image', 'display_size', 'Segmentation', 'segment', 'build_app', 'serve',
+           'cocogold_app']
 
 # %% ../nbs/20_app.ipynb #fa6a058b
 import importlib.resources
@@ -76,25 +76,9 @@ def read_upload(path, max_pixels: int = MAX_PIXELS) -> Image.Image:
     except OSError as e: raise ValueError(f"{name} is damaged: {e}") from e
 
 # %% ../nbs/20_app.ipynb #731cf14b
-def _erode(mask: np.ndarray) -> np.ndarray:
-    "`mask` (bool HxW) without the pixels that have a 4-neighbour outside it (outside the image counts as outside)."
-    p = np.pad(mask, 1, constant_values=False)
-    return p[1:-1, 1:-1] & p[:-2, 1:-1] & p[2:, 1:-1] & p[1:-1, :-2] & p[1:-1, 2:]
-
-
-def mask_outline(mask: np.ndarray, width: int = 1) -> np.ndarray:
-    "The pixels of `mask` (bool HxW) within `width` 4-neighbour steps of its outside: bool HxW."
-    interior = mask
-    for _ in range(width): interior = _erode(interior)
-    return mask & ~interior
-
-# %% ../nbs/20_app.ipynb #dcb00248
-def outlined_overlay(image, mask: np.ndarray, colour: tuple = (255, 40, 40), alpha: float = 0.4) -> Image.Image:
-    """`image` (PIL RGB) with `mask` (bool HxW) filled in `colour` at opacity `alpha` and outlined in
-    `colour`, the outline about 1/200 of the longer side wide (at least 1 pixel)."""
-    filled = np.asarray(overlay_mask(image, mask, colour, alpha)).copy()
-    filled[mask_outline(mask, max(1, round(max(mask.shape) / 200)))] = colour
-    return Image.fromarray(filled)
+def outlined_overlay(image, mask: np.ndarray) -> Image.Image:
+    "`image` (PIL RGB) with `mask` (bool HxW) filled and outlined by `overlay_mask`, the outline scaled to the image."
+    return overlay_mask(image, mask, outline_width=max(1, round(max(mask.shape) / 200)))
 
 # %% ../nbs/20_app.ipynb #74eaeb74
 def uncertainty_image(uncertainty: np.ndarray) -> Image.Image:

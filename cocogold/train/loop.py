@@ -217,7 +217,7 @@ class Validation:
             (run / "validation").mkdir(exist_ok=True)
             rows = [(s["image"], s["mask"], to_signed(p), m) for s, p, m in zip(self.samples, predictions, masks)]
             grid = run / "validation" / f"step-{step:07d}.png"
-            show_grid(rows, path=grid)
+            show_grid(rows, path=grid, row_labels=[s["prompt"] for s in self.samples])
             self.accelerator.log({"val/miou": scores["miou"], "val/oiou": scores["oiou"]}, step=step)
             _log_validation_images(self.accelerator, grid, [s["prompt"] for s in self.samples], step)
         self.accelerator.wait_for_everyone()
