@@ -211,7 +211,7 @@ def build_app(pipe: CocogoldPipeline, examples: list = (), max_pixels: int = MAX
                 overlay = gr.Image(label="mask over the image", format="png", interactive=False, elem_id="overlay")
                 with gr.Row():
                     prediction = gr.Image(label="painted prediction", format="png", interactive=False)
-                    uncertainty = gr.Image(label="uncertainty (ensemble > 1)", format="png", interactive=False)
+                    uncertainty = gr.Image(label="uncertainty (ensemble > 1)", format="png", interactive=False, visible=not d.single_step)
                 mask = gr.Image(label="mask PNG (input size)", type="pil", format="png", interactive=False, buttons=["download"])
                 status = gr.Markdown(elem_id="status")
         inputs = [image, prompt, steps, ensemble, resolution, threshold, seed]
