@@ -112,6 +112,8 @@ _WEIGHT_DTYPES = {"no": torch.float32, "fp16": torch.float16, "bf16": torch.bflo
 def make_accelerator(config: TrainConfig) -> tuple:
     "The `Accelerator` for `config` and its gradient-accumulation steps; raises `ValueError` on inconsistent settings."
     check_config(config)
+    if config.optim.mixed_precision == "fp16" and not torch.cuda.is_available():
+        raise ValueError("optim.mixed_precision fp16 needs a CUDA GPU; this run is on cpu: use bf16 or no")
     out = config.run.out
     accelerator = Accelerator(mixed_precision=config.optim.mixed_precision, step_scheduler_with_optimizer=False,
                               log_with=None if config.run.log_with == "none" else config.run.log_with,
