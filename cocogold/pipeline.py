@@ -26,7 +26,7 @@ from .core import cli, load_rgb, pil_to_tensor, to_signed, to_unit
 from .backbones.base import Conditioning
 from .backbones.sd2 import COMPONENT_NAMES, SD2Backbone, check_tokenizer, check_tokenizer_files
 from .noise import NOISE_FAMILIES, predict_clean_latent
-from .postprocess import ensemble_masks, overlay_mask, read_mask
+from .postprocess import ENSEMBLE_MODES, ensemble_read_mask, overlay_mask, read_mask
 from .targets import TargetCodec
 
 _logger = logging.getLogger(__name__)
@@ -63,10 +63,12 @@ class CocogoldPipeline(DiffusionPipeline):
     def __init__(self, unet, vae, text_encoder, tokenizer, scheduler, default_denoising_steps: int = 4,
                  default_processing_resolution: int = 512, key_colour: str = "white", threshold: float | None = None,
                  opening_kernel: int = 3, desaturate_input: bool = False, prediction_mode: str = "diffusion",
-                 backbone: str = SD2Backbone.name, head: str = "painted", fixed_prompt: str | None = None):
+                 backbone: str = SD2Backbone.name, head: str = "painted", fixed_prompt: str | None = None,
+                 ensemble_mode: str = "vote"):
         super().__init__()
         if prediction_mode not in PREDICTION_MODES:
             raise ValueError(f"prediction_mode must be one of {PREDICTION_MODES}, got {prediction_mode!r}")
+        if ensemble_mode not in ENSEMBLE_MODES: raise ValueError(f"ensemble_mode must be one of {ENSEMBLE_MODES}, got {ensemble_mode!r}")
         if (backbone, head) != (SD2Backbone.name, "painted"):
             raise ValueError(f"CocogoldPipeline runs the painted head on the sd2 backbone, not {head!r} on {backbone!r}")
         if unet.config.in_channels != 2 * vae.config.latent_channels:
@@ -78,7 +80,8 @@ class CocogoldPipeline(DiffusionPipeline):
         self.register_to_config(default_denoising_steps=default_denoising_steps,
                                 default_processing_resolution=default_processing_resolution, key_colour=key_colour,
                                 threshold=threshold, opening_kernel=opening_kernel, desaturate_input=desaturate_input,
-                                prediction_mode=prediction_mode, backbone=backbone, head=head, fixed_prompt=fixed_prompt)
+                                prediction_mode=prediction_mode, backbone=backbone, head=head, fixed_prompt=fixed_prompt,
+                                ensemble_mode=ensemble_mode)
         self.vae_scale_factor = self.backbone.vae_scale_factor
         self.image_processor = MarigoldImageProcessor(vae_scale_factor=self.vae_scale_factor)
 
@@ -236,9 +239,11 @@ def read_back(self: CocogoldPipeline, predictions: torch.Tensor, size=None) -> t
     [0, 1]), resized to `size` (H, W) when given: bool HxW, float 3xHxW (members' mean), float HxW."""
     if size is not None: predictions = self.image_processor.resize_antialias(predictions, size, "bilinear", is_aa=False)
     predictions = predictions.float()
-    masks = read_mask(predictions, self.codec.target, self.codec.threshold, self.config.opening_kernel)
-    if len(masks) == 1: return masks[0], predictions[0], torch.zeros(masks.shape[1:], device=masks.device)
-    mask, uncertainty = ensemble_masks(masks.float())
+    if len(predictions) == 1:
+        mask = read_mask(predictions, self.codec.target, self.codec.threshold, self.config.opening_kernel)[0]
+        return mask, predictions[0], torch.zeros(mask.shape, device=mask.device)
+    mask, uncertainty = ensemble_read_mask(predictions, self.codec.target, self.codec.threshold, self.config.opening_kernel,
+                                           self.config.ensemble_mode)
     return mask, predictions.mean(dim=0), uncertainty
 
 
