@@ -378,4 +378,4 @@ def cocogold_eval(argv: list = None):
     "Score a cocogold model on a split of a dataset; write the scores to --out (JSON, .md, .png). `--help` lists every option."
     config, _ = parse_config_args(EvalConfig, argv, {"defaults": {}}, EVAL_FLAGS, prog="cocogold_eval", description=cocogold_eval.__doc__)
     with user_errors("cocogold_eval") if argv is None else nullcontext():  # a script reports a user mistake in one line
-        return evaluate_model(config)
+        evaluate_model(config)
