@@ -70,6 +70,7 @@ def _pairs(folder: Path, shown: int = 3) -> tuple:
 
 def _split_folders(root: Path, split: str, difficulty: str) -> list:
     "(difficulty, folder) of each folder the split reads: train's one ('' for no difficulty), or validation / test's easy and / or hard."
+    split = "validation" if split == "val" else split
     if split not in TRANS10K_SPLITS: raise ValueError(f"split must be one of {TRANS10K_SPLITS}, got {split!r}")
     if difficulty not in DIFFICULTIES: raise ValueError(f"difficulty must be one of {DIFFICULTIES}, got {difficulty!r}")
     if split == "train":
@@ -142,6 +143,11 @@ class Trans10kSource(IndexedSource):
         classes = mask_classes(self.mask_paths[row], (int(self.index.widths[row]), int(self.index.heights[row])))
         if box is not None: classes = classes[box[1]:box[3], box[0]:box[2]]
         return (classes[None] & self.index.seg_ids[np.asarray(segs, int)][:, None, None].astype(np.uint8)) != 0
+
+    @property
+    def default_query(self) -> str:
+        "The query a dataset of this source uses unless told otherwise: 'whole-mask' (class-agnostic), or 'category' per class."
+        return "category" if self.per_class else "whole-mask"
 
     def image_group(self, image_id: int) -> str:
         "The difficulty ('easy' or 'hard'; '' in train) of image `image_id`: the group evaluation reports its scores under."
