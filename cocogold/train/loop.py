@@ -110,6 +110,8 @@ _WEIGHT_DTYPES = {"no": torch.float32, "fp16": torch.float16, "bf16": torch.bflo
 def make_accelerator(config: TrainConfig) -> tuple:
     "The `Accelerator` for `config` and its gradient-accumulation steps; raises `ValueError` on inconsistent settings."
     check_config(config)
+    if config.optim.mixed_precision == "fp16" and not torch.cuda.is_available():
+        raise ValueError("optim.mixed_precision fp16 needs a CUDA GPU; this run is on cpu: use bf16 or no")
     out = config.run.out
     accelerator = Accelerator(mixed_precision=config.optim.mixed_precision, step_scheduler_with_optimizer=False,
                               log_with=None if config.run.log_with == "none" else config.run.log_with,
@@ -212,7 +214,7 @@ class Validation:
             with open(run / "validation.jsonl", "a") as f: f.write(json.dumps(scores) + "\n")
             (run / "validation").mkdir(exist_ok=True)
             rows = [(s["image"], s["mask"], to_signed(p), m) for s, p, m in zip(self.samples, predictions, masks)]
-            show_grid(rows, path=run / "validation" / f"step-{step:07d}.png")
+            show_grid(rows, path=run / "validation" / f"step-{step:07d}.png", row_labels=[s["prompt"] for s in self.samples])
             self.accelerator.log({"val/miou": scores["miou"], "val/oiou": scores["oiou"]}, step=step)
         self.accelerator.wait_for_everyone()
         return scores
