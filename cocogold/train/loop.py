@@ -171,10 +171,15 @@ def ema_weights(module: torch.nn.Module, ema: EMAModel = None):
     finally: ema.restore(module.parameters())
 
 
-def validation_pipeline(head, denoiser, config: TrainConfig):
-    "The head's pipeline around `denoiser`, with the run's processing resolution and validation steps, no progress bar."
+def _prompt_setting(fixed_prompt) -> dict:
+    "The pipeline config of a class-agnostic model's `fixed_prompt` (see `cocogold.queries`): none for a prompt-conditioned one."
+    return {} if fixed_prompt is None else {"fixed_prompt": fixed_prompt}
+
+
+def validation_pipeline(head, denoiser, config: TrainConfig, fixed_prompt: str | None = None):
+    "The head's pipeline around `denoiser`, with the run's processing resolution, validation steps and `fixed_prompt`, no progress bar."
     pipe = head.pipeline(denoiser, default_processing_resolution=config.data.size,
-                         default_denoising_steps=config.validation.inference_steps)
+                         default_denoising_steps=config.validation.inference_steps, **_prompt_setting(fixed_prompt))
     pipe.set_progress_bar_config(disable=True)
     return pipe
 
@@ -191,6 +196,7 @@ class Validation:
     "Callable `validation(step)`: validate the current model (EMA weights if any) on `dataset[:config.validation.samples]`; returns the scores dict."
     def __init__(self, accelerator: Accelerator, head, ema: EMAModel, dataset: Dataset, config: TrainConfig):
         self.accelerator, self.head, self.ema, self.config = accelerator, head, ema, config
+        self.fixed_prompt = getattr(getattr(dataset, "query", None), "fixed_prompt", None)
         n = min(config.validation.samples, len(dataset))
         self.samples = [dataset[i] for i in range(n)] if accelerator.is_main_process else []
 
@@ -199,7 +205,7 @@ class Validation:
         denoiser, config = self.accelerator.unwrap_model(self.head.trainable), self.config
         with ema_weights(denoiser, self.ema):
             denoiser.eval()
-            try: output = validation_pipeline(self.head, denoiser, config)(
+            try: output = validation_pipeline(self.head, denoiser, config, self.fixed_prompt)(
                     [to_unit(s["image"]) for s in self.samples], [s["prompt"] for s in self.samples],
                     ensemble_size=config.validation.ensemble_size, batch_size=config.optim.micro_batch_size,
                     generator=torch.Generator().manual_seed(config.run.seed), output_type="pt")
@@ -226,8 +232,8 @@ class Validation:
         return scores
 
 # %% ../../nbs/16c_train.ipynb #a376daf3
-def save_model(accelerator: Accelerator, head, ema: EMAModel, config: TrainConfig) -> Path:
-    "Save the trained pipeline to `RUN/model` (main process) and return that folder."
+def save_model(accelerator: Accelerator, head, ema: EMAModel, config: TrainConfig, fixed_prompt: str | None = None) -> Path:
+    "Save the trained pipeline (class-agnostic with `fixed_prompt` when it is not None) to `RUN/model` (main process) and return that folder."
     folder = Path(config.run.out) / "model"
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
@@ -235,7 +241,7 @@ def save_model(accelerator: Accelerator, head, ema: EMAModel, config: TrainConfi
         shutil.rmtree(partial, ignore_errors=True)
         for frozen in head.backbone.frozen_modules().values(): frozen.float()  # saved in float32
         with ema_weights(accelerator.unwrap_model(head.trainable), ema) as denoiser:
-            head.pipeline(denoiser, default_processing_resolution=config.data.size).save_pretrained(partial)
+            head.pipeline(denoiser, default_processing_resolution=config.data.size, **_prompt_setting(fixed_prompt)).save_pretrained(partial)
         write_model_card(partial, config)
         shutil.rmtree(folder, ignore_errors=True)
         partial.rename(folder)
@@ -313,7 +319,7 @@ def _train_locked(accelerator, accumulation, config, resume, train_dataset, val_
             last = record
             if record["step"] >= optim.max_steps: break
             tick = time.perf_counter()
-        model = save_model(accelerator, head, ema, config)
+        model = save_model(accelerator, head, ema, config, getattr(getattr(train_dataset, "query", None), "fixed_prompt", None))
         if main: _logger.info("%s", training_summary(start, last, scores, model))
         return model
     finally:
