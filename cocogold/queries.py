@@ -181,6 +181,7 @@ class ReferringQuery:
     """A sample asks for the instance one referring expression names (`ImageRecord.expressions`, given by a referring
     source): one item per expression, the mask that instance alone, the prompt its sentence, the label its category."""
     empty_reason = "image without a referring expression"
+    default_crop = "whole"  # the crop mode of its datasets (cocogold.crops.CROP_MODES): the whole image, padded
 
     def __init__(self, category_names: list = ()):
         self.category_names, self.categories = list(category_names), list(category_names)
