@@ -4,9 +4,9 @@
 
 # %% auto #0
 __all__ = ['COCO_THING_CATEGORIES', 'REFER_ROW_LAYOUTS', 'load_refer_rows', 'jxu124_as_refer', 'lmms_as_refer', 'RowsReferSource',
-           'open_refer_rows']
+           'open_refer_rows', 'refer_to_jxu124_rows', 'refer_to_lmms_rows']
 
-# %% ../../nbs/03e_refer_hf.ipynb #b05fde88
+# %% ../../nbs/03e_refer_hf.ipynb #3f7a50ae
 import json
 import re
 import tempfile
@@ -18,9 +18,9 @@ from pycocotools import mask as mask_utils
 from ..core import ImageReadError
 from .base import register_source
 from .hf import _read_hf_image
-from .refer import ReferSource
+from .refer import ReferSource, load_plain_pickle
 
-# %% ../../nbs/03e_refer_hf.ipynb #991b7366
+# %% ../../nbs/03e_refer_hf.ipynb #435eae93
 COCO_THING_CATEGORIES = {  # COCO category id -> name, the 80 thing categories of COCO 2014 / 2017
     1: "person", 2: "bicycle", 3: "car", 4: "motorcycle", 5: "airplane", 6: "bus", 7: "train", 8: "truck", 9: "boat",
     10: "traffic light", 11: "fire hydrant", 13: "stop sign", 14: "parking meter", 15: "bench", 16: "bird", 17: "cat",
@@ -34,7 +34,7 @@ COCO_THING_CATEGORIES = {  # COCO category id -> name, the 80 thing categories o
     77: "cell phone", 78: "microwave", 79: "oven", 80: "toaster", 81: "sink", 82: "refrigerator", 84: "book",
     85: "clock", 86: "vase", 87: "scissors", 88: "teddy bear", 89: "hair drier", 90: "toothbrush"}
 
-# %% ../../nbs/03e_refer_hf.ipynb #a345aee2
+# %% ../../nbs/03e_refer_hf.ipynb #0b0293a4
 _SPLIT_ALIASES = [{"val", "validation"}, {"testA", "test"}]
 
 
@@ -64,7 +64,7 @@ def load_refer_rows(root: str = "", split: str = "validation", data_files=()):
         rows = rows.filter(lambda s: s in wanted, input_columns="split")
     return rows
 
-# %% ../../nbs/03e_refer_hf.ipynb #0ec25c9c
+# %% ../../nbs/03e_refer_hf.ipynb #0132e336
 _JXU124_COLUMNS = ("ref_id", "ann_id", "image_id", "sentences", "raw_anns", "raw_image_info", "image_path")
 _LMMS_COLUMNS = ("image", "file_name", "segmentation", "answer")
 
@@ -97,6 +97,7 @@ def _image_id(file_name: str, position: int) -> int:
 
 def lmms_as_refer(rows, split: str) -> tuple:
     "`(instances dict, refs, first row of each image id)` of lmms-lab rows: one annotation (category 'object') per row."
+    from datasets import Image as HFImage
     _missing_columns(rows, _LMMS_COLUMNS, "lmms")
     undecoded = rows.cast_column("image", HFImage(decode=False))
     images, annotations, refs, first_row = {}, [], [], {}
@@ -116,7 +117,7 @@ def lmms_as_refer(rows, split: str) -> tuple:
                          sentences=[dict(sent=a, raw=a, sent_id=10 * (k + 1) + j) for j, a in enumerate(row["answer"])]))
     return dict(images=list(images.values()), annotations=annotations, categories=[dict(id=1, name="object")]), refs, first_row
 
-# %% ../../nbs/03e_refer_hf.ipynb #c5a95f4b
+# %% ../../nbs/03e_refer_hf.ipynb #8ae9d109
 REFER_ROW_LAYOUTS = ("jxu124", "lmms")
 
 
@@ -136,6 +137,7 @@ class RowsReferSource(ReferSource):
 
     def read_image(self, row: int):
         "The RGB image of index row `row`: from the rows (lmms) or the image root (jxu124)."
+        from datasets import Image as HFImage
         image_id = int(self.index.image_ids[row])
         if image_id not in self.first_row: return super().read_image(row)
         value = self.rows.cast_column("image", HFImage(decode=False))[self.first_row[image_id]]["image"]
@@ -160,3 +162,31 @@ def open_refer_rows(root: str = "", split: str = "validation", data_files=(), im
 
 
 register_source("refcoco-hf", open_refer_rows)
+
+# %% ../../nbs/03e_refer_hf.ipynb #ae9f94cd
+def _refer_parts(root, refer_dataset: str, split_by: str) -> tuple:
+    "(images by id, annotations by id, refs) of a REFER folder."
+    instances = json.loads((Path(root)/refer_dataset/"instances.json").read_text())
+    return ({i["id"]: i for i in instances["images"]}, {a["id"]: a for a in instances["annotations"]},
+            load_plain_pickle(Path(root)/refer_dataset/f"refs({split_by}).p"))
+
+
+def refer_to_jxu124_rows(root, refer_dataset: str = "refcoco", split_by: str = "unc") -> list:
+    "jxu124-layout rows (dicts) of every ref of the REFER folder `root`; `image_path` is the image's COCO file name."
+    images, anns, refs = _refer_parts(root, refer_dataset, split_by)
+    jxu124_split = {"val": "validation", "testA": "test"}
+    return [dict(ref_id=r["ref_id"], ann_id=r["ann_id"], image_id=r["image_id"], category_id=r.get("category_id", anns[r["ann_id"]]["category_id"]),
+                 split=jxu124_split.get(r["split"], r["split"]), sentences=r["sentences"], raw_anns=json.dumps(anns[r["ann_id"]]),
+                 raw_image_info=json.dumps(images[r["image_id"]]), image_path=images[r["image_id"]]["file_name"],
+                 bbox=anns[r["ann_id"]]["bbox"], captions=[s.get("raw", s.get("sent", "")) for s in r["sentences"]])
+            for r in refs]
+
+
+def refer_to_lmms_rows(root, split: str, refer_dataset: str = "refcoco", split_by: str = "unc", image_dir=None) -> list:
+    "lmms-lab-layout rows (dicts) of split `split` of the REFER folder `root`: image bytes, one flat polygon, the phrases."
+    images, anns, refs = _refer_parts(root, refer_dataset, split_by)
+    image_dir = Path(image_dir) if image_dir else Path(root)/"images/mscoco/images/train2014"
+    return [dict(question_id=str(r["ref_id"]), image={"bytes": (image_dir/images[r["image_id"]]["file_name"]).read_bytes(), "path": None},
+                 file_name=images[r["image_id"]]["file_name"], question="Please carefully observe the area circled in the image",
+                 answer=[s["sent"] for s in r["sentences"]], segmentation=anns[r["ann_id"]]["segmentation"][0], bbox=anns[r["ann_id"]]["bbox"])
+            for r in refs if r["split"] == split]
