@@ -101,7 +101,9 @@ PRESETS = {
 
 LEGACY_FLAGS = {
     "--coco-root": "data.root", "--data-root": "data.root", "--dataset": "data.source", "--size": "data.size",
-    "--categories": "data.categories", "--base": "model.base",
+    "--categories": "data.categories", "--base": "model.base", "--crop": "data.crop",
+    "--refer-dataset": "data.refer_dataset", "--split-by": "data.split_by", "--image-dir": "data.image_dir",
+    "--data-files": "data.data_files", "--image-root": "data.image_root",
     "--noise-schedule": "model.noise_schedule", "--freeze-cross-attention": "model.freeze_cross_attention",
     "--gradient-checkpointing": "model.gradient_checkpointing", "--objective": "objective.name",
     "--e2e-bce-weight": "objective.e2e.bce_weight", "--e2e-dice-weight": "objective.e2e.dice_weight",
