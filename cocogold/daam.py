@@ -6,7 +6,7 @@
 __all__ = ['IMAGE_INPUTS', 'DAAM_THRESHOLDS', 'prompt_token_positions', 'layer_mean_heat', 'normalise_heat', 'heat_to_image',
            'DAAMConfig', 'DAAMPipeline', 'daam_method']
 
-# %% ../nbs/15b_daam.ipynb #580b2134
+# %% ../nbs/15b_daam.ipynb #e9b0600f
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 import json
@@ -24,7 +24,7 @@ from .noise import NOISE_FAMILIES
 from .pipeline import CocogoldOutput, CocogoldPipeline, _as_list, _check_image, _collect
 from .postprocess import ensemble_masks, open_mask
 
-# %% ../nbs/15b_daam.ipynb #b558a2c5
+# %% ../nbs/15b_daam.ipynb #a762aaab
 def prompt_token_positions(tokenizer, prompt: str, template: str = "{}") -> tuple[str, list[int]]:
     """`(text, positions)`: `text` is `template` (a format string with one '{}') filled with `prompt`, and
     `positions` the indices, in the tokenized `text` (start token at 0, as the denoiser's context has them), of
@@ -38,7 +38,7 @@ def prompt_token_positions(tokenizer, prompt: str, template: str = "{}") -> tupl
         raise ValueError(f"prompt {prompt!r} has no tokens within the first {tokenizer.model_max_length} of {text!r}")
     return text, positions
 
-# %% ../nbs/15b_daam.ipynb #85ae9717
+# %% ../nbs/15b_daam.ipynb #5566f5c4
 def layer_mean_heat(attention: dict, latent_size: tuple[int, int]) -> torch.Tensor:
     """Mean over layers of the cross-attention maps `attention` (layer name -> B x h x w x L probabilities), each
     upsampled (bicubic, clamped >= 0) to `latent_size` (H, W): float32 B x H x W x L."""
@@ -47,7 +47,7 @@ def layer_mean_heat(attention: dict, latent_size: tuple[int, int]) -> torch.Tens
             for m in attention.values()]
     return torch.stack(maps).mean(0).permute(0, 2, 3, 1)
 
-# %% ../nbs/15b_daam.ipynb #48769baa
+# %% ../nbs/15b_daam.ipynb #f17d74e7
 def normalise_heat(heat: torch.Tensor) -> torch.Tensor:
     "Min-max normalisation of each map of `heat` (... x H x W) to [0, 1]; a constant map becomes zeros."
     low, high = heat.amin(dim=(-2, -1), keepdim=True), heat.amax(dim=(-2, -1), keepdim=True)
@@ -63,7 +63,7 @@ def heat_to_image(heat: torch.Tensor, padded_size: tuple[int, int], padding: tup
     if tuple(heat.shape[-2:]) != tuple(size): heat = F.interpolate(heat, size=tuple(size), mode="bicubic", align_corners=False)
     return normalise_heat(heat[:, 0])
 
-# %% ../nbs/15b_daam.ipynb #8c610d94
+# %% ../nbs/15b_daam.ipynb #1b9d97b4
 IMAGE_INPUTS = ("noisy", "clean")
 
 
@@ -85,7 +85,7 @@ class DAAMConfig:
         if self.image_input not in IMAGE_INPUTS: raise ValueError(f"image_input must be one of {IMAGE_INPUTS}, got {self.image_input!r}")
         if self.prompt_template.count("{}") != 1: raise ValueError(f"prompt_template must hold exactly one '{{}}', got {self.prompt_template!r}")
 
-# %% ../nbs/15b_daam.ipynb #6ff37f21
+# %% ../nbs/15b_daam.ipynb #0333997d
 class _SchedulerConfig(ConfigMixin):
     "Reads a scheduler config file, whatever scheduler class it names."
     config_name = SCHEDULER_CONFIG_NAME
@@ -139,7 +139,7 @@ class DAAMPipeline:
     def set_progress_bar_config(self, **kwargs) -> None:
         "Accepted for `CocogoldPipeline` compatibility: DAAM runs a few denoiser calls and shows no progress bar."
 
-# %% ../nbs/15b_daam.ipynb #63246622
+# %% ../nbs/15b_daam.ipynb #ae66feb6
 def _check_inputs(self: DAAMPipeline, image, prompt, num_inference_steps, ensemble_size: int, processing_resolution: int,
                   batch_size: int, generator, output_type: str) -> tuple[list, list]:
     "The images and their prompts as two lists of equal length; a ValueError naming the argument otherwise."
@@ -171,7 +171,7 @@ def _timesteps(self: DAAMPipeline, num_inference_steps: int | None) -> list[int]
 
 DAAMPipeline.check_inputs, DAAMPipeline.timesteps = _check_inputs, _timesteps
 
-# %% ../nbs/15b_daam.ipynb #ee280b0d
+# %% ../nbs/15b_daam.ipynb #20b6b96f
 def _token_maps(self: DAAMPipeline, image_latent: torch.Tensor, conditioning, timesteps: list, ensemble_size: int,
                 generator) -> torch.Tensor:
     """Cross-attention heat per token: float n x E x h x w x L for `image_latent` (n x C x h x w) and the n prompts'
@@ -201,7 +201,7 @@ def _read_heat(self: DAAMPipeline, word_maps: torch.Tensor, padded_size: tuple, 
 
 DAAMPipeline.token_maps, DAAMPipeline.read_heat = _token_maps, _read_heat
 
-# %% ../nbs/15b_daam.ipynb #adb29302
+# %% ../nbs/15b_daam.ipynb #54c662ad
 @torch.no_grad()
 def _call(self: DAAMPipeline, image, prompt, num_inference_steps: int | None = None, ensemble_size: int = 1,
           processing_resolution: int | None = None, match_input_resolution: bool = True, batch_size: int = 1,
@@ -240,8 +240,8 @@ def _call(self: DAAMPipeline, image, prompt, num_inference_steps: int | None = N
 
 DAAMPipeline.__call__ = _call
 
-# %% ../nbs/15b_daam.ipynb #eec00ca4
-DAAM_THRESHOLDS = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7)
+# %% ../nbs/15b_daam.ipynb #19eb4fb6
+DAAM_THRESHOLDS = tuple(round(0.05 * k, 2) for k in range(1, 15))
 
 
 def daam_method(base, **config) -> DAAMPipeline:
