@@ -70,9 +70,9 @@ IMAGE_INPUTS = ("noisy", "clean")
 @dataclass
 class DAAMConfig:
     "Settings of a `DAAMPipeline`."
-    timesteps: tuple = (300, 500)   # noise levels (integer timesteps of the noise family) the maps are summed over
+    timesteps: tuple = (100, 300)   # noise levels (integer timesteps of the noise family) the maps are summed over
     threshold: float = 0.4          # mask = normalised heat > threshold, in [0, 1]
-    opening_kernel: int = 1         # morphological opening of the mask (1: none)
+    opening_kernel: int = 3         # morphological opening of the mask (1: none)
     processing_resolution: int = 0  # longest side the denoiser sees (a multiple of the VAE's factor); 0: the VAE's sample size
     prompt_template: str = "{}"     # the text around the prompt, e.g. "a photograph of a {}"; the map is the prompt's
     image_input: str = "noisy"      # what the denoiser's image half reads: "noisy" (a text-to-image base) or "clean" (a cocogold model)
