@@ -7,9 +7,9 @@ __all__ = ['IMAGE_INPUTS', 'DAAM_THRESHOLDS', 'prompt_token_positions', 'layer_m
            'DAAMConfig', 'DAAMPipeline', 'daam_method']
 
 # %% ../nbs/15b_daam.ipynb #e9b0600f
-from dataclasses import asdict, dataclass, replace
-from pathlib import Path
 import json
+from dataclasses import dataclass
+from pathlib import Path
 
 import diffusers
 import torch
