@@ -300,6 +300,7 @@ def _result_line(summary: dict, written: Path) -> str:
 class EvalOptions:
     "What is evaluated, how it is run, and where the scores go."
     model: str = option("", "trained model folder (or hub id)")
+    unet: str = option("", "a fine-tuned UNet folder replacing the model's (e.g. the original's checkpoint/<iter>/unet on an SD2 base)")
     out: str = option("", "output JSON file; E.md and E.png are written beside E.json")
     split: str = option("val", "split to evaluate, e.g. val")
     samples: int = option(0, "number of samples (0: every usable sample of the split)")
@@ -319,7 +320,7 @@ class EvalConfig:
     eval: EvalOptions = option(EvalOptions(), "evaluation")
 
 
-EVAL_FLAGS = {"--model": "eval.model", "--out": "eval.out", "--split": "eval.split", "--samples": "eval.samples",
+EVAL_FLAGS = {"--model": "eval.model", "--unet": "eval.unet", "--out": "eval.out", "--split": "eval.split", "--samples": "eval.samples",
               "--seen": "eval.seen", "--steps": "eval.steps", "--ensemble-size": "eval.ensemble_size",
               "--batch-size": "eval.batch_size", "--seed": "eval.seed", "--head": "eval.head", "--threshold": "eval.threshold", "--dataset": "data.source", "--data-root": "data.root",
               "--coco-root": "data.root", "--categories": "data.categories", "--size": "data.size", "--min-side": "data.min_side",
@@ -349,10 +350,13 @@ def _evaluated_categories(config: EvalConfig, names: list) -> tuple:
 EVAL_PIPELINES = {"painted": CocogoldPipeline.from_pretrained, "daam": DAAMPipeline.from_pretrained}
 
 
-def load_eval_pipeline(model, head: str = "painted", threshold: float = 0.0):
-    "The pipeline that `--head` `head` scores, loaded from `model` (`EVAL_PIPELINES`), its mask threshold set when `threshold` > 0."
+def load_eval_pipeline(model, head: str = "painted", threshold: float = 0.0, unet: str = ""):
+    """The pipeline that `--head` `head` scores, loaded from `model` (`EVAL_PIPELINES`), its mask threshold set when
+    `threshold` > 0; `unet` (painted only) a fine-tuned UNet folder replacing the model's."""
     if head not in EVAL_PIPELINES: raise ValueError(f"--head must be one of {sorted(EVAL_PIPELINES)}, not {head!r}")
-    return EVAL_PIPELINES[head](model, **({"threshold": threshold} if threshold > 0 else {}))
+    if unet and head != "painted": raise ValueError(f"--unet replaces a painted model's UNet; --head {head} takes the base or model as --model")
+    overrides = ({"threshold": threshold} if threshold > 0 else {}) | ({"unet": unet} if unet else {})
+    return EVAL_PIPELINES[head](model, **overrides)
 
 
 def evaluate_model(config: EvalConfig) -> dict:
@@ -369,7 +373,7 @@ def evaluate_model(config: EvalConfig) -> dict:
     evaluated, seen_categories, origin = _evaluated_categories(config, source.category_names)
     _logger.info("evaluating %s: %s", f"{len(evaluated)} categories" if evaluated else "every sample", origin)
     dataset = open_dataset(data, options.split, seed=options.seed, source=source, categories=evaluated)
-    pipe = load_eval_pipeline(options.model, options.head, options.threshold)
+    pipe = load_eval_pipeline(options.model, options.head, options.threshold, options.unet)
     pipe.set_progress_bar_config(disable=True)
     settings = dict(model=str(options.model), data_root=str(data.root), source=data.source, split=options.split,
                     categories=evaluated, categories_from=origin, size=data.size, steps=options.steps or None,
