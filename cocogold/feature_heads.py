@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['denoiser_taps', 'name_token_span', 'name_embeddings', 'FeatureHeadPipeline', 'FeatureHead']
 
-# %% ../nbs/15_feature_heads.ipynb #fa0052bd
+# %% ../nbs/15_feature_heads.ipynb #352b54cc
 import json
 from dataclasses import asdict
 from pathlib import Path
@@ -23,7 +23,7 @@ from .core import to_unit
 from .noise import NOISE_FAMILIES
 from .pipeline import CocogoldOutput, CocogoldPipeline, _as_list, _check_image, _collect
 
-# %% ../nbs/15_feature_heads.ipynb #f761a5c9
+# %% ../nbs/15_feature_heads.ipynb #159e79c8
 def denoiser_taps(backbone: Backbone, image_latent: torch.Tensor, conditioning: Conditioning, timestep: int = 1,
                   noise=None, noise_timestep: int = 0, generator: torch.Generator | None = None,
                   attention: bool = False) -> tuple[list, list]:
@@ -44,7 +44,7 @@ def denoiser_taps(backbone: Backbone, image_latent: torch.Tensor, conditioning: 
     maps = [torch.stack(a).mean(0).permute(0, 3, 1, 2) for a in record.attention_by_resolution().values()] if attention else []
     return features, maps
 
-# %% ../nbs/15_feature_heads.ipynb #ed9916cc
+# %% ../nbs/15_feature_heads.ipynb #7b21e339
 def name_token_span(tokenizer, template: str, name: str) -> slice:
     "Positions of `name`'s tokens in the token ids of `template.format(name)` (start and end tokens included), clipped to the tokenizer's length."
     if template.count("{}") != 1: raise ValueError(f"template must hold one {{}} for the name, got {template!r}")
@@ -63,7 +63,7 @@ def name_embeddings(backbone: Backbone, template: str, names: list) -> torch.Ten
     tokenizer = backbone.components()["tokenizer"]
     return torch.stack([s[name_token_span(tokenizer, template, n)].mean(0) for s, n in zip(states, names)])
 
-# %% ../nbs/15_feature_heads.ipynb #feab680c
+# %% ../nbs/15_feature_heads.ipynb #1e8292e2
 class FeatureHeadPipeline(DiffusionPipeline):
     "Base pipeline of a head reading the denoiser's features: image + prompt -> object probability -> mask (> `threshold`)."
     head_name: str = ""
@@ -119,7 +119,7 @@ class FeatureHeadPipeline(DiffusionPipeline):
         return cls(**backbone.components(), scheduler=scheduler_class.from_pretrained(folder, subfolder="scheduler"),
                    head_model=cls.model_class.from_pretrained(folder, subfolder="head_model"), **{**config, **kwargs})
 
-# %% ../nbs/15_feature_heads.ipynb #bbeda263
+# %% ../nbs/15_feature_heads.ipynb #eae8a710
 @patch
 def check_inputs(self: FeatureHeadPipeline, image, prompt, ensemble_size: int, processing_resolution: int,
                   batch_size: int, output_type: str) -> tuple[list, list]:
@@ -171,9 +171,10 @@ def __call__(self: FeatureHeadPipeline, image, prompt, num_inference_steps: int 
     return CocogoldOutput(mask=_collect(masks, output_type), prediction=_collect(predictions, output_type, channels_last=True),
                           uncertainty=_collect(uncertainties, output_type) if output_uncertainty else None)
 
-# %% ../nbs/15_feature_heads.ipynb #54a09fdc
+# %% ../nbs/15_feature_heads.ipynb #ea78eeb3
 class FeatureHead:
-    "A head training `pipeline_class.model_class` on `backbone`'s features with `settings`; `objective` and `codec` are the painted head's and unused."
+    """A head training `pipeline_class.model_class` on `backbone`'s features with `settings` (a head that also fine-tunes
+    the denoiser sets `train_denoiser`); `objective` and `codec` are the painted head's and unused."""
     name: str = ""
     pipeline_class = FeatureHeadPipeline
 
@@ -182,28 +183,39 @@ class FeatureHead:
         self.settings = self.pipeline_class.settings_class() if settings is None else settings
         self.model = self.build_model()
 
+    @property
+    def train_denoiser(self) -> bool: return False
+
     def build_model(self) -> torch.nn.Module:
         "The head network for this backbone and settings."
         raise NotImplementedError
 
     @property
     def trainable(self) -> torch.nn.Module:
-        "The module whose parameters training optimises (settable, e.g. to Accelerate's wrapped copy)."
-        return self.model
+        """The module whose parameters training optimises (settable, e.g. to Accelerate's wrapped copy): the head network,
+        or with `train_denoiser` a `ModuleDict` of the network (`head`) and the backbone's denoiser (`denoiser`)."""
+        if not self.train_denoiser: return self.model
+        return torch.nn.ModuleDict(dict(head=self.model, denoiser=self.backbone.denoiser))
 
     @trainable.setter
-    def trainable(self, module: torch.nn.Module): self.model = module
+    def trainable(self, module: torch.nn.Module):
+        if isinstance(module, torch.nn.ModuleDict): self.model, self.backbone.denoiser = module["head"], module["denoiser"]
+        else: self.model = module
 
     def prepare_training(self, device, weight_dtype=torch.float32, freeze_text: bool = False, gradient_checkpointing: bool = False) -> None:
-        "Freeze every backbone part (eval mode, `weight_dtype`) on `device`; the head network trains in float32. `freeze_text` is implied."
+        """Freeze every backbone part (eval mode, `weight_dtype`) on `device` but the denoiser when `train_denoiser` (which
+        stays float32); the head network trains in float32. `freeze_text` is implied."""
         for part in [self.backbone.denoiser, *self.backbone.frozen_modules().values()]:
             part.requires_grad_(False).eval().to(device)
-            if weight_dtype != torch.float32: part.to(dtype=weight_dtype)
+            if weight_dtype != torch.float32 and not (self.train_denoiser and part is self.backbone.denoiser): part.to(dtype=weight_dtype)
+        if self.train_denoiser: self.backbone.denoiser.requires_grad_(True)
         if gradient_checkpointing: self.backbone.denoiser.enable_gradient_checkpointing()
         self.trainable.to(device).train()
+        if not self.train_denoiser: self.backbone.denoiser.eval()
 
     def pipeline(self, model: torch.nn.Module = None, **config) -> FeatureHeadPipeline:
-        "The inference pipeline with `model` (an unwrapped or EMA copy) as the head network, and `config` overrides."
-        return self.pipeline_class(**self.backbone.components(), scheduler=self.noise.scheduler,
-                                   head_model=self.model if model is None else model, settings=asdict(self.settings),
-                                   backbone=self.backbone.name, **config)
+        "The inference pipeline with `model` (an unwrapped or EMA copy of `trainable`) in place of the trained parts, and `config` overrides."
+        components = self.backbone.components()
+        if isinstance(model, torch.nn.ModuleDict): components[self.backbone.denoiser_name], model = model["denoiser"], model["head"]
+        return self.pipeline_class(**components, scheduler=self.noise.scheduler, head_model=self.model if model is None else model,
+                                   settings=asdict(self.settings), backbone=self.backbone.name, **config)
