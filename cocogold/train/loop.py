@@ -25,10 +25,9 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm.auto import tqdm
 
 from ..backbones.base import load_backbone
-from ..sources.base import open_source
 from ..config import parse_config_args
 from ..core import to_signed, to_unit, user_errors
-from ..dataset import SegmentationDataset
+from ..dataset import SegmentationDataset, open_dataset
 from ..evaluate import SegmentationScores
 from ..heads import HEADS
 from ..noise import NOISE_FAMILIES
@@ -230,11 +229,8 @@ def save_model(accelerator: Accelerator, head, ema: EMAModel, config: TrainConfi
 
 # %% ../../nbs/16c_train.ipynb #a555d146
 def training_dataset(config: TrainConfig, split: str) -> SegmentationDataset:
-    "The dataset of `split` under `config.data.root`, seeded by `config.run.seed`."
-    data = config.data
-    if not data.root: raise ValueError("data.root is not set: pass the dataset folder (--data.root or --coco-root)")
-    return SegmentationDataset(open_source(data.source, data.root, split), size=data.size, categories=list(data.categories) or None,
-                               seed=config.run.seed, query=data.query, **data.dataset_options())
+    "The dataset of `split` as `config.data` describes it, seeded by `config.run.seed`."
+    return open_dataset(config.data, split, seed=config.run.seed)
 
 
 def _run_step_hooks(accelerator, config, step, run, ema, validation):
