@@ -18,6 +18,7 @@ from torch import nn
 
 from .config import option
 from .feature_heads import FeatureHead, FeatureHeadPipeline, denoiser_taps, name_embeddings
+from .heads import HEADS
 
 # %% ../nbs/15a_grounding.ipynb #11a066ca
 @dataclass
@@ -26,7 +27,7 @@ class GroundingConfig:
     template: str = option("a photograph of a {}", "text around the class name for its embedding (and the features' conditioning)")
     timestep: int = option(1, "timestep the denoiser is told (the latent is clean unless noise_timestep > 0)")
     noise_timestep: int = option(0, "noise the image latent to this timestep first (0: clean latent, deterministic)")
-    encoder_channels: tuple = option((128, 64, 32, 16), "visual encoder: 1x1 convolution widths per resolution, finest first")
+    encoder_channels: tuple[int, ...] = option((128, 64, 32, 16), "visual encoder: 1x1 convolution widths per resolution, finest first")
     model_dim: int = option(512, "width of the transformer decoder")
     num_heads: int = option(8, "attention heads of the decoder")
     num_layers: int = option(3, "decoder layers")
@@ -139,3 +140,6 @@ class GroundingHead(FeatureHead):
         per_sample = F.binary_cross_entropy_with_logits(logits, mask, reduction="none").flatten(1).mean(1)
         weights = (mask.flatten(1).amax(1) if self.settings.skip_empty_masks else torch.ones_like(per_sample))
         return (per_sample * weights).sum() / weights.sum().clamp(min=1)
+
+
+HEADS[GroundingHead.name] = GroundingHead

@@ -17,6 +17,7 @@ from torch import nn
 from .backbones.base import Conditioning
 from .config import option
 from .feature_heads import FeatureHead, FeatureHeadPipeline, denoiser_taps
+from .heads import HEADS
 
 # %% ../nbs/15b_vpd.ipynb #be42de6c
 @dataclass
@@ -27,7 +28,7 @@ class VPDConfig:
     gamma_init: float = option(1e-4, "initial scale of the text adapter's MLP branch")
     attention: bool = option(True, "concatenate the cross-attention maps onto the features of their resolution")
     decoder_channels: int = option(128, "width of the decoder's conv blocks")
-    class_weights: tuple = option((0.9, 1.1), "cross-entropy weights of background and object")
+    class_weights: tuple[float, ...] = option((0.9, 1.1), "cross-entropy weights of background and object")
     finetune_denoiser: bool = option(False, "also train the denoiser (VPD's recipe); frozen by default")
 
     def __post_init__(self):
@@ -125,3 +126,6 @@ class VPDHead(FeatureHead):
         logits = vpd_logits(self.backbone, self.model, self.settings, batch["image"], list(batch["prompt"]), self.noise, generators[0])
         weights = torch.tensor(self.settings.class_weights, device=logits.device, dtype=logits.dtype)
         return F.cross_entropy(logits, batch["mask"].to(logits.device).long(), weight=weights)
+
+
+HEADS[VPDHead.name] = VPDHead
