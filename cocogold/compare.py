@@ -53,7 +53,8 @@ def register_method(method: Method) -> Method:
 
 register_method(Method("painted-e2e", {"objective.name": "e2e"}, ((1, 1),), calibrate=True))
 register_method(Method("painted-diffusion", {"objective.name": "diffusion"}, DIFFUSION_SETTINGS, calibrate=True))
-register_method(Method("grounding", {"model.head": "grounding", "optim.lr": 3e-4}))
+register_method(Method("grounding", {"model.head": "grounding", "optim.lr": 1e-3}))
+register_method(Method("grounding-attention", {"model.head": "grounding", "grounding.attention": True, "optim.lr": 1e-3}))
 register_method(Method("vpd", {"model.head": "vpd", "optim.lr": 1e-3}))
 
 # %% ../nbs/18a_compare.ipynb #d74d90f2
