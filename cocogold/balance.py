@@ -106,10 +106,14 @@ def cocogold_balance(coco_root: Param("COCO 2017 folder (annotations/, images/)"
                      seed: Param("random seed", int) = 0,
                      compare_balanced: Param("also measure balanced sampling", bool_arg) = True):
     "Measure the class balance of cocogold samples, print the table and write balance.json / balance.png to OUT."
+    if samples < 1: raise ValueError(f"--samples must be >= 1, got {samples}")
     cats = [c.strip() for c in categories.split(",")] if categories else None
     source = open_coco(coco_root, split, kind)
     make = lambda balanced: SegmentationDataset(source, size=size, categories=cats, min_side=min_side, seed=seed, balanced=balanced)
     stats = class_balance(make(False), samples, seed)
-    print(balance_table(stats))
-    write_balance(out, stats, class_balance(make(True), samples, seed) if compare_balanced else None)
+    balanced = class_balance(make(True), samples, seed) if compare_balanced else None
+    print(f"uniform over images ({samples} samples):\n{balance_table(stats)}")
+    if balanced: print(f"\nbalanced (a category first, then an image holding it):\n{balance_table(balanced)}")
+    write_balance(out, stats, balanced)
+    print(f"\nwrote {Path(out) / 'balance.json'}, balance.png" + (" and balance_balanced.png" if balanced else ""))
     return stats

@@ -108,7 +108,7 @@ class FeatureHeadPipeline(DiffusionPipeline):
 
     @classmethod
     def from_pretrained(cls, folder, **kwargs):
-        "Load a pipeline saved with `save_pretrained` from the local `folder` (its backbone, scheduler, head network and config)."
+        "Load a pipeline saved with `save_pretrained` from the local `folder` (its backbone, scheduler, head network and config); `kwargs` replace components or config values."
         folder = Path(folder)
         index = folder / "model_index.json"
         if not index.is_file(): raise FileNotFoundError(f"model folder {folder} has no model_index.json")
@@ -116,8 +116,9 @@ class FeatureHeadPipeline(DiffusionPipeline):
         backbone = backbone_class(saved.get("backbone", "sd2")).from_pretrained(folder)
         scheduler_class = getattr(diffusers, saved["scheduler"][1])
         config = {k: v for k, v in saved.items() if not k.startswith("_") and not isinstance(v, list)}
-        return cls(**backbone.components(), scheduler=scheduler_class.from_pretrained(folder, subfolder="scheduler"),
-                   head_model=cls.model_class.from_pretrained(folder, subfolder="head_model"), **{**config, **kwargs})
+        parts = dict(**backbone.components(), scheduler=scheduler_class.from_pretrained(folder, subfolder="scheduler"),
+                     head_model=cls.model_class.from_pretrained(folder, subfolder="head_model"))
+        return cls(**{**parts, **config, **kwargs})
 
 # %% ../nbs/15_feature_heads.ipynb #eae8a710
 @patch
