@@ -9,6 +9,7 @@ __all__ = ['METHODS', 'Method', 'register_method', 'CompareConfig', 'method_conf
 # %% ../nbs/18a_compare.ipynb #e69f9ff1
 import json
 import logging
+import tempfile
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
