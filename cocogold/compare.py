@@ -15,7 +15,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
-import torch
 from fastcore.script import Param
 from matplotlib.figure import Figure
 

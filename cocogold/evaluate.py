@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 from .config import option, parse_config_args
 from .core import ImageReadError, to_unit, user_errors
 from .dataset import DataConfig, SegmentationDataset, build_sample, open_dataset
-from .pipeline import CocogoldPipeline, load_pipeline
+from .pipeline import load_pipeline
 from .queries import BLOG_CATEGORIES, default_categories
 from .sources.base import category_positions
 

@@ -12,14 +12,12 @@ from pathlib import Path
 
 import diffusers
 import torch
-import torch.nn.functional as F
 from diffusers import DiffusionPipeline
 from diffusers.pipelines.marigold.marigold_image_processing import MarigoldImageProcessor
 from diffusers.utils.torch_utils import randn_tensor
 from fastcore.basics import patch
 
 from .backbones.base import Backbone, Conditioning, backbone_class
-from .core import to_unit
 from .noise import NOISE_FAMILIES
 from .pipeline import CocogoldOutput, CocogoldPipeline, _as_list, _check_image, _collect
 
