@@ -10,10 +10,11 @@ import torch
 
 from .backbones.base import Backbone, freeze_text_pathway
 from .pipeline import CocogoldPipeline
+from .pipeline_sd3 import CocogoldSD3Pipeline
 from .targets import TargetCodec
 
 # %% ../nbs/14_heads.ipynb #49370c8f
-PAINTED_PIPELINES = {"sd2": CocogoldPipeline}
+PAINTED_PIPELINES = {"sd2": CocogoldPipeline, "sd3": CocogoldSD3Pipeline}
 
 
 class PaintedHead:
