@@ -110,6 +110,9 @@ def cocogold_balance(coco_root: Param("COCO 2017 folder (annotations/, images/)"
     source = open_coco(coco_root, split, kind)
     make = lambda balanced: SegmentationDataset(source, size=size, categories=cats, min_side=min_side, seed=seed, balanced=balanced)
     stats = class_balance(make(False), samples, seed)
-    print(balance_table(stats))
-    write_balance(out, stats, class_balance(make(True), samples, seed) if compare_balanced else None)
+    balanced = class_balance(make(True), samples, seed) if compare_balanced else None
+    print(f"uniform over images ({samples} samples):\n{balance_table(stats)}")
+    if balanced: print(f"\nbalanced (a category first, then an image holding it):\n{balance_table(balanced)}")
+    write_balance(out, stats, balanced)
+    print(f"\nwrote {Path(out) / 'balance.json'}, balance.png" + (" and balance_balanced.png" if balanced else ""))
     return stats

@@ -4,9 +4,10 @@
 
 # %% auto #0
 __all__ = ['USER_ERRORS', 'ImageReadError', 'load_rgb', 'pil_to_tensor', 'tensor_to_pil', 'to_unit', 'to_signed', 'set_seed',
-           'cli_parser', 'user_errors', 'cli']
+           'cli_parser', 'log_to_console', 'hide_loading_bars', 'user_errors', 'cli']
 
 # %% ../nbs/00_core.ipynb #64fb664a
+import logging
 import os
 import random
 import sys
@@ -87,11 +88,38 @@ def cli_parser(func):
 USER_ERRORS = (ValueError, OSError)
 
 
+def log_to_console(level: int = logging.INFO) -> logging.Handler:
+    """Send the package's log lines from `level` up (a command's summary is logged at INFO) to stderr, one message
+    per line; idempotent. Returns the handler."""
+    logger = logging.getLogger("cocogold")
+    handler = next((h for h in logger.handlers if getattr(h, "cocogold_console", False)), None)
+    if handler is None:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler.cocogold_console = True
+        logger.addHandler(handler)
+        logger.propagate = False  # a root handler (e.g. logging.basicConfig) would print each line twice
+    handler.setStream(sys.stderr)
+    logger.setLevel(level)
+    return handler
+
+
+def hide_loading_bars() -> None:
+    "Hide diffusers' and transformers' progress bars for loading a model's parts (a command reports what it loaded)."
+    import diffusers, transformers
+    diffusers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.disable_progress_bar()
+
+
 @contextmanager
 def user_errors(prog: str):
-    """Context for a console script's work: a user mistake (`USER_ERRORS`: a bad argument, field or file) ends the
-    program with one line `prog: error: message` on stderr and exit status 2, no traceback (unless the environment
-    sets `COCOGOLD_DEBUG=1`, which lets the traceback through); an interrupt exits with status 130."""
+    """Context for a console script's work: its log lines go to stderr (`log_to_console`), the libraries' loading
+    bars are hidden (`hide_loading_bars`); a user mistake
+    (`USER_ERRORS`: a bad argument, field or file) ends the program with one line `prog: error: message` on stderr
+    and exit status 2, no traceback (unless the environment sets `COCOGOLD_DEBUG=1`, which lets the traceback
+    through); an interrupt exits with status 130."""
+    log_to_console()
+    hide_loading_bars()
     try: yield
     except KeyboardInterrupt: sys.exit(130)
     except USER_ERRORS as e:

@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['CocoSegmentation', 'CocoSegmentationStream', 'SampleConfig', 'resize_mask', 'build_sample', 'SegmentationDataset',
-           'SegmentationStream']
+           'SegmentationStream', 'DataConfig', 'open_dataset']
 
 # %% ../nbs/07_dataset.ipynb #ae89effe
 import logging
@@ -17,10 +17,11 @@ from PIL import Image
 from torch.utils.data import Dataset, IterableDataset, get_worker_info
 
 from .core import ImageReadError, pil_to_tensor, to_signed, to_unit
-from .sources.base import ImageRecord, MapSource
+from .config import option
+from .sources.base import ImageRecord, MapSource, open_source
 from .queries import Query, make_query
 from .crops import choose_crop
-from .targets import TargetCodec
+from .targets import TARGETS, TargetCodec
 
 _logger = logging.getLogger(__name__)
 
@@ -185,3 +186,50 @@ class SegmentationStream(_Samples, IterableDataset):
 # %% ../nbs/07_dataset.ipynb #b1cb4193
 CocoSegmentation = SegmentationDataset  # the name before sources and queries were split out
 CocoSegmentationStream = SegmentationStream  # the name before sources and queries were split out
+
+# %% ../nbs/07_dataset.ipynb #26fc8795
+@dataclass
+class DataConfig:
+    "Where samples come from and how they look."
+    root: str = option("", "dataset folder (COCO 2017 layout: annotations/ and images/, e.g. from cocogold_synth)")
+    source: str = option("coco-panoptic", "format of the folder: a source of cocogold.sources (coco-panoptic, coco-instances, ...)")
+    query: str = option("category", "what a sample asks for: a query of cocogold.queries (category, whole-mask)")
+    train_split: str = option("train", "split to train on")
+    val_split: str = option("val", "split to validate on")
+    size: int = option(512, "crop side in pixels (a multiple of the VAE's downsampling factor)")
+    categories: tuple = option((), "category names; empty: the dataset's default (the blog's 14)")
+    target: str = option("white", f"painted target: one of {', '.join(TARGETS)}")
+    desaturate: bool = option(False, "darken near-white input pixels (cocogold.targets.desaturate_highlights)")
+    min_side: int = option(0, "skip images whose shorter side is below this, in pixels (0: the dataset's default)")
+    prompt_template: tuple = option((), "prompt templates with {} for the category name, one drawn per sample; empty: the name")
+    synonyms: dict = option({}, "category -> other names drawn with equal chance")
+    balanced: bool = option(False, "draw a category first, then an image holding it")
+
+    def codec(self) -> TargetCodec:
+        "The target codec of these settings."
+        return TargetCodec(self.target, desaturate=self.desaturate)
+
+    def source_options(self) -> dict:
+        "Keyword arguments of the selected source's opener beyond the folder and the split (the COCO sources take none)."
+        return {}
+
+    def open_source(self, split: str):
+        "The source `source` registers, opened on split `split` of `root` with `source_options`."
+        if not self.root: raise ValueError("data.root is not set: pass the dataset folder (--data-root)")
+        return open_source(self.source, self.root, split, **self.source_options())
+
+    def dataset_options(self) -> dict:
+        "The dataset's keyword arguments for the sample settings (`min_side`, templates and synonyms only when set)."
+        options = dict(target=self.target, desaturate=self.desaturate, balanced=self.balanced)
+        if self.min_side: options["min_side"] = self.min_side
+        if self.prompt_template: options["prompt_template"] = list(self.prompt_template)
+        if self.synonyms: options["synonyms"] = dict(self.synonyms)
+        return options
+
+# %% ../nbs/07_dataset.ipynb #42e9a976
+def open_dataset(data: DataConfig, split: str, seed: int = 0, source=None, **overrides) -> SegmentationDataset:
+    """The `SegmentationDataset` of `split` as `data` describes it, seeded by `seed`, on `source` (default:
+    `data.open_source(split)`); `overrides` replace its keyword arguments (e.g. `categories=[...]` chosen by the caller)."""
+    source = data.open_source(split) if source is None else source
+    options = dict(size=data.size, categories=list(data.categories) or None, seed=seed, query=data.query, **data.dataset_options())
+    return SegmentationDataset(source, **{**options, **overrides})

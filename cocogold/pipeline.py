@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['PREDICTION_MODES', 'CocogoldOutput', 'check_painted_settings', 'CocogoldPipeline', 'ImageBatch', 'output_paths',
-           'predict_files', 'cocogold_predict']
+           'predict_files', 'written_line', 'cocogold_predict']
 
 # %% ../nbs/12_pipeline.ipynb #20c658ce
 import logging
@@ -357,6 +357,15 @@ def predict_files(pipe: CocogoldPipeline, image_paths, prompt: str, out, ensembl
     return written
 
 
+def written_line(written: list, out, n_images: int, shown: int = 4) -> str:
+    "One line of what `predict_files` wrote: how many masks (and overlays) for how many images, under `out`, the first `shown` named."
+    names = [str(Path(p).relative_to(out)) for p in written]
+    overlays = sum(n.endswith("_overlay.png") for n in names)
+    listed = ", ".join(names[:shown]) + (f", ... ({len(names) - shown} more)" if len(names) > shown else "")
+    return (f"wrote {len(names) - overlays} mask(s)" + (f" and {overlays} overlay(s)" if overlays else "") +
+            f" for {n_images} image(s) under {out}: {listed}")
+
+
 @cli
 def cocogold_predict(model: Param("trained model folder (or hub id)", str, required=True) = None,
                      image: Param("input image files", str, nargs="+", required=True) = None,
@@ -371,4 +380,4 @@ def cocogold_predict(model: Param("trained model folder (or hub id)", str, requi
     pipe = CocogoldPipeline.from_pretrained(model)
     pipe.set_progress_bar_config(disable=True)
     written = predict_files(pipe, image, prompt, out, ensemble_size, steps, overlay, seed)
-    _logger.info("wrote %d files to %s", len(written), out)
+    _logger.info("%s", written_line(written, out, len(image)))

@@ -307,7 +307,8 @@ def make_synthetic_coco(out, split="train", n=8, seed=0, size=(160, 120), catego
     (out/pan_file).write_text(json.dumps(dict(info=info, licenses=[], images=images, annotations=panoptic, categories=cats)))
     (out/inst_file).write_text(json.dumps(
         dict(info=info, licenses=[], images=images, annotations=instances, categories=[c for c in cats if c["isthing"]])))
-    logging.getLogger(__name__).info("wrote %d synthetic %s images to %s", n, split, out)
+    logging.getLogger(__name__).info("wrote %d synthetic %s images of %d categories to %s (images/%s2017/, %s, %s)", n, split,
+                                     len(names), out, split, pan_file, inst_file)
     return out
 
 # %% ../nbs/02_synth.ipynb #21eaccc6

@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['WarmupExponentialDecay', 'sample_generator', 'EpochPermutation', 'IndexedDataset', 'training_loader', 'training_head',
            'make_accelerator', 'optimizer_steps', 'ema_weights', 'validation_pipeline', 'Validation', 'save_model',
-           'training_dataset', 'train', 'cocogold_train']
+           'training_dataset', 'training_summary', 'train', 'cocogold_train']
 
 # %% ../../nbs/16c_train.ipynb #1ab4f765
 import json
@@ -25,10 +25,9 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm.auto import tqdm
 
 from ..backbones.base import load_backbone
-from ..sources.base import open_source
 from ..config import parse_config_args
 from ..core import to_signed, to_unit, user_errors
-from ..dataset import SegmentationDataset
+from ..dataset import SegmentationDataset, open_dataset
 from ..evaluate import SegmentationScores
 from ..heads import HEADS
 from ..noise import NOISE_FAMILIES
@@ -230,18 +229,24 @@ def save_model(accelerator: Accelerator, head, ema: EMAModel, config: TrainConfi
 
 # %% ../../nbs/16c_train.ipynb #a555d146
 def training_dataset(config: TrainConfig, split: str) -> SegmentationDataset:
-    "The dataset of `split` under `config.data.root`, seeded by `config.run.seed`."
-    data = config.data
-    if not data.root: raise ValueError("data.root is not set: pass the dataset folder (--data.root or --coco-root)")
-    return SegmentationDataset(open_source(data.source, data.root, split), size=data.size, categories=list(data.categories) or None,
-                               seed=config.run.seed, query=data.query, **data.dataset_options())
+    "The dataset of `split` as `config.data` describes it, seeded by `config.run.seed`."
+    return open_dataset(config.data, split, seed=config.run.seed)
 
 
-def _run_step_hooks(accelerator, config, step, run, ema, validation):
+def _run_step_hooks(accelerator, config, step, run, ema, validation) -> dict | None:
+    "Checkpoint and validate when `step` is due; returns the validation scores when it validated."
     every, last = config.validation.every, config.optim.max_steps
     if step % config.run.checkpoint_every == 0 or step == last:
         save_checkpoint(accelerator, run, step, ema, config.run.keep_checkpoints)
-    if validation is not None and every and (step % every == 0 or step == last): validation(step)
+    if validation is not None and every and (step % every == 0 or step == last): return validation(step)
+
+
+def training_summary(start: int, last: dict | None, scores: dict | None, model: Path) -> str:
+    "One line of what a run did: the steps it ran (from where), its last loss and validation mIoU, and where the model is."
+    if last is None: return f"nothing to train: the run was already at step {start}; model in {model}"
+    ran = f"trained steps {start + 1}-{last['step']}" + (f" (resumed from step {start})" if start else "")
+    val = f", validation mIoU {100 * scores['miou']:.1f}% at step {scores['step']}" if scores and scores.get("miou") is not None else ""
+    return f"{ran}: final loss {last['loss']:.4f}{val}; model in {model}"
 
 # %% ../../nbs/16c_train.ipynb #2cc031e3
 def train(config: TrainConfig, resume: bool = False, train_dataset: Dataset = None, val_dataset: Dataset = None) -> Path:
@@ -278,6 +283,7 @@ def _train_locked(accelerator, accumulation, config, resume, train_dataset, val_
     bar = tqdm(total=optim.max_steps, initial=start, desc="train", disable=not accelerator.is_local_main_process)
     log = open(run / "log.jsonl", "a", buffering=1) if main else None
     steps = optimizer_steps(accelerator, head, optimizer, lr_schedule, loader, steps_per_epoch, start, accumulation, config)
+    last = scores = None
     try:
         tick = time.perf_counter()
         for record in steps if start < optim.max_steps else ():
@@ -287,10 +293,13 @@ def _train_locked(accelerator, accumulation, config, resume, train_dataset, val_
             accelerator.log({"loss": record["loss"], "lr": record["lr"]}, step=record["step"])
             bar.set_postfix(loss=f"{record['loss']:.4f}", lr=f"{record['lr']:.2e}", refresh=False)
             bar.update()
-            _run_step_hooks(accelerator, config, record["step"], run, ema, validation)
+            scores = _run_step_hooks(accelerator, config, record["step"], run, ema, validation) or scores
+            last = record
             if record["step"] >= optim.max_steps: break
             tick = time.perf_counter()
-        return save_model(accelerator, head, ema, config)
+        model = save_model(accelerator, head, ema, config)
+        if main: _logger.info("%s", training_summary(start, last, scores, model))
+        return model
     finally:
         bar.close()
         if log: log.close()
