@@ -211,6 +211,11 @@ class SD3Backbone(Backbone):
         "`load_sd3_components` as a backbone."
         return cls.from_components(load_sd3_components(path_or_id, torch_dtype, with_t5, reinitialise_widening))
 
+    @property
+    def vae_scale_factor(self) -> int:
+        "Pixels along a side of one transformer patch, the VAE's factor times the patch size (16 for SD3): image sides must be multiples of it."
+        return vae_scale_factor(self.vae) * self.denoiser.config.patch_size
+
     def components(self) -> dict:
         (text_encoder, tokenizer), (text_encoder_2, tokenizer_2) = self.prompt_encoder.clips
         return dict(transformer=self.denoiser, vae=self.vae, text_encoder=text_encoder, tokenizer=tokenizer,

@@ -97,9 +97,10 @@ def training_head(config: TrainConfig, device, weight_dtype=torch.float32):
         raise ValueError(f"data.size={data.size} must be a multiple of {backbone.vae_scale_factor}, "
                          f"the downsampling factor of the VAE of {model.base}")
     family = NOISE_FAMILIES[backbone.noise_family]
-    if model.noise_schedule not in family.schedules:
-        raise ValueError(f"model.noise_schedule={model.noise_schedule!r} is not a schedule of the {family.name} noise family: {family.schedules}")
-    head = HEADS[model.head](backbone, family.from_schedule(model.noise_schedule), config.objective.selected(), data.codec())
+    schedule = family.schedules[0] if model.noise_schedule == "auto" else model.noise_schedule
+    if schedule not in family.schedules:
+        raise ValueError(f"model.noise_schedule={schedule!r} is not a schedule of the {family.name} noise family: {family.schedules}")
+    head = HEADS[model.head](backbone, family.from_schedule(schedule), config.objective.selected(), data.codec())
     head.prepare_training(device, weight_dtype, model.freeze_cross_attention, model.gradient_checkpointing)
     return head
 
