@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 from .config import option, parse_config_args
 from .core import ImageReadError, to_unit, user_errors
 from .dataset import DataConfig, SegmentationDataset, build_sample, open_dataset
-from .pipeline import CocogoldPipeline
+from .heads import load_painted_pipeline
 from .queries import BLOG_CATEGORIES, default_categories
 from .sources.base import category_positions
 
@@ -355,7 +355,7 @@ def evaluate_model(config: EvalConfig) -> dict:
     evaluated, seen_categories, origin = _evaluated_categories(config, source.category_names)
     _logger.info("evaluating %s: %s", f"{len(evaluated)} categories" if evaluated else "every sample", origin)
     dataset = open_dataset(data, options.split, seed=options.seed, source=source, categories=evaluated)
-    pipe = CocogoldPipeline.from_pretrained(options.model)
+    pipe = load_painted_pipeline(options.model)
     pipe.set_progress_bar_config(disable=True)
     settings = dict(model=str(options.model), data_root=str(data.root), source=data.source, split=options.split,
                     categories=evaluated, categories_from=origin, size=data.size, steps=options.steps or None,
