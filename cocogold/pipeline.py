@@ -7,6 +7,7 @@ __all__ = ['PREDICTION_MODES', 'CocogoldOutput', 'check_painted_settings', 'Coco
            'predict_files', 'written_line', 'cocogold_predict']
 
 # %% ../nbs/12_pipeline.ipynb #20c658ce
+import json
 import logging
 import os
 from dataclasses import dataclass
@@ -120,6 +121,10 @@ class CocogoldPipeline(DiffusionPipeline):
         files or of another size than the text encoder's vocabulary is refused (`cocogold.backbones.sd2.check_tokenizer`)."""
         folder = Path(pretrained_model_name_or_path)
         if folder.is_dir():
+            recorded = json.loads((folder/"model_index.json").read_text()).get("backbone") if (folder/"model_index.json").is_file() else None
+            if recorded not in (None, SD2Backbone.name):
+                raise ValueError(f"model folder {folder} holds a {recorded} model, which CocogoldPipeline does not run: "
+                                 "load it with cocogold.heads.load_painted_pipeline")
             missing = [n for n in ("model_index.json", *COMPONENT_NAMES) if not (folder/n).exists()]
             if missing: raise FileNotFoundError(f"model folder {folder} lacks {', '.join(missing)}")
             check_tokenizer_files(folder)
