@@ -298,6 +298,7 @@ def _result_line(summary: dict, written: Path) -> str:
 class EvalOptions:
     "What is evaluated, how it is run, and where the scores go."
     model: str = option("", "trained model folder (or hub id)")
+    unet: str = option("", "a fine-tuned UNet folder replacing the model's (e.g. the original's checkpoint/<iter>/unet on an SD2 base)")
     out: str = option("", "output JSON file; E.md and E.png are written beside E.json")
     split: str = option("val", "split to evaluate, e.g. val")
     samples: int = option(0, "number of samples (0: every usable sample of the split)")
@@ -315,7 +316,7 @@ class EvalConfig:
     eval: EvalOptions = option(EvalOptions(), "evaluation")
 
 
-EVAL_FLAGS = {"--model": "eval.model", "--out": "eval.out", "--split": "eval.split", "--samples": "eval.samples",
+EVAL_FLAGS = {"--model": "eval.model", "--unet": "eval.unet", "--out": "eval.out", "--split": "eval.split", "--samples": "eval.samples",
               "--seen": "eval.seen", "--steps": "eval.steps", "--ensemble-size": "eval.ensemble_size",
               "--batch-size": "eval.batch_size", "--seed": "eval.seed", "--dataset": "data.source", "--data-root": "data.root",
               "--coco-root": "data.root", "--categories": "data.categories", "--size": "data.size", "--min-side": "data.min_side",
@@ -355,7 +356,7 @@ def evaluate_model(config: EvalConfig) -> dict:
     evaluated, seen_categories, origin = _evaluated_categories(config, source.category_names)
     _logger.info("evaluating %s: %s", f"{len(evaluated)} categories" if evaluated else "every sample", origin)
     dataset = open_dataset(data, options.split, seed=options.seed, source=source, categories=evaluated)
-    pipe = load_painted_pipeline(options.model)
+    pipe = load_painted_pipeline(options.model, **({"unet": options.unet} if options.unet else {}))
     pipe.set_progress_bar_config(disable=True)
     settings = dict(model=str(options.model), data_root=str(data.root), source=data.source, split=options.split,
                     categories=evaluated, categories_from=origin, size=data.size, steps=options.steps or None,

@@ -207,7 +207,7 @@ class Validation:
             with open(run / "validation.jsonl", "a") as f: f.write(json.dumps(scores) + "\n")
             (run / "validation").mkdir(exist_ok=True)
             rows = [(s["image"], s["mask"], to_signed(p), m) for s, p, m in zip(self.samples, predictions, masks)]
-            show_grid(rows, path=run / "validation" / f"step-{step:07d}.png")
+            show_grid(rows, path=run / "validation" / f"step-{step:07d}.png", row_labels=[s["prompt"] for s in self.samples])
             self.accelerator.log({"val/miou": scores["miou"], "val/oiou": scores["oiou"]}, step=step)
         self.accelerator.wait_for_everyone()
         return scores
