@@ -11,6 +11,7 @@ from pathlib import Path
 from diffusers import DiffusionPipeline
 from diffusers.pipelines.marigold.marigold_image_processing import MarigoldImageProcessor
 
+from .backbones.base import hub_errors
 from .backbones.sd2 import check_tokenizer, check_tokenizer_files
 from .backbones.sd3 import SD3_COMPONENT_NAMES, T5_COMPONENT_NAMES, SD3Backbone
 from .noise import NOISE_FAMILIES
@@ -64,6 +65,6 @@ class CocogoldSD3Pipeline(CocogoldPipeline):
             if missing: raise FileNotFoundError(f"model folder {folder} lacks {', '.join(missing)}")
             for name in ("tokenizer", "tokenizer_2"): check_tokenizer_files(folder, name)
         kwargs.setdefault("use_safetensors", True)
-        pipe = super(CocogoldPipeline, cls).from_pretrained(pretrained_model_name_or_path, **kwargs)
+        with hub_errors(pretrained_model_name_or_path): pipe = super(CocogoldPipeline, cls).from_pretrained(pretrained_model_name_or_path, **kwargs)
         for suffix in ("", "_2"): check_tokenizer(folder, getattr(pipe, f"tokenizer{suffix}"), getattr(pipe, f"text_encoder{suffix}"))
         return pipe
