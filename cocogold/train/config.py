@@ -25,6 +25,7 @@ class ModelConfig:
     base: str = option("tiny", "'tiny' (built from configs), a diffusers folder or a hub id (SD2, Marigold)")
     backbone: str = option("auto", "backbone of the base (a key of cocogold.backbones.base.BACKBONES); auto: detected, sd2 for tiny")
     head: str = option("painted", "what is trained: painted (the denoiser paints the object)")
+    backbone_options: dict = option({}, "keyword arguments of the backbone's from_pretrained, e.g. {with_t5: true, reinitialise_widening: true} for sd3")
     noise_schedule: str = option("auto", "schedule of the backbone's noise family (ddpm: trailing or sd2; flow: logit-normal or uniform); "
                                          "auto: the family's first")
     freeze_cross_attention: bool = option(False, "keep the base's text pathway (cross-attention) as it is")

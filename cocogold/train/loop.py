@@ -92,7 +92,7 @@ def training_loader(dataset: Dataset, config: TrainConfig) -> tuple:
 def training_head(config: TrainConfig, device, weight_dtype=torch.float32):
     "The head `config.model.head` names on the backbone of `config.model.base`, prepared for training on `device`."
     model, data = config.model, config.data
-    backbone = load_backbone(model.base, model.backbone, seed=config.run.seed, sample_size=data.size)
+    backbone = load_backbone(model.base, model.backbone, seed=config.run.seed, sample_size=data.size, options=model.backbone_options)
     if data.size % backbone.vae_scale_factor:
         raise ValueError(f"data.size={data.size} must be a multiple of {backbone.vae_scale_factor}, "
                          f"the downsampling factor of the VAE of {model.base}")
