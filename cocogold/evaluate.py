@@ -70,20 +70,22 @@ class SegmentationScores:
     def __init__(self, seen_categories=None, thresholds=PRECISION_THRESHOLDS):
         self.seen_categories = None if seen_categories is None else set(seen_categories)
         self.thresholds = tuple(thresholds)
-        self.intersections, self.unions, self.categories = [], [], []
+        self.intersections, self.unions, self.categories, self.groups = [], [], [], []
 
     def __len__(self): return len(self.categories)
 
-    def add(self, pred, gt, category) -> None:
-        """Record one sample (`pred`, `gt` bool HxW, `category` a str) or a batch (bool BxHxW and a sequence
-        of B categories)."""
+    def add(self, pred, gt, category, group=None) -> None:
+        """Record one sample (`pred`, `gt` bool HxW, `category` a str, `group` a str such as a difficulty, or None) or a
+        batch (bool BxHxW, a sequence of B categories, and None or a sequence of B groups)."""
         if np.ndim(pred) == 3:
-            if isinstance(category, str) or len(category) != len(pred):
-                raise ValueError(f"a batch of {len(pred)} masks needs a sequence of {len(pred)} categories, got {category!r}")
-            for p, g, c in zip(pred, gt, category): self.add(p, g, c)
+            groups = [None] * len(pred) if group is None else list(group)
+            if isinstance(category, str) or len(category) != len(pred) or len(groups) != len(pred):
+                raise ValueError(f"a batch of {len(pred)} masks needs a sequence of {len(pred)} categories (and of groups), got {category!r}")
+            for p, g, c, k in zip(pred, gt, category, groups): self.add(p, g, c, k)
             return
         intersection, union = mask_counts(pred, gt)
         self.intersections.append(intersection); self.unions.append(union); self.categories.append(str(category))
+        self.groups.append(None if group is None else str(group))
 
     def _scores(self, ious: np.ndarray, keep: np.ndarray) -> dict:
         "mIoU, oIoU, class-mean IoU and count over the samples selected by the bool array `keep`; `ious`: every sample's IoU."
@@ -114,6 +116,9 @@ class SegmentationScores:
             out["seen"] = self._scores(ious, seen) if seen.any() else None
             out["unseen"] = self._scores(ious, ~seen) if (~seen).any() else None
             if out["seen"] and out["unseen"]: out["harmonic"] = _harmonic(out["seen"]["miou"], out["unseen"]["miou"])
+        groups = np.array(self.groups, dtype=object)
+        named = sorted({g for g in self.groups if g is not None})
+        out["per_group"] = {g: self._scores(ious, groups == g) for g in named} if named else None
         return out
 
 # %% ../nbs/16_evaluate.ipynb #bd0b908b
@@ -127,6 +132,8 @@ def summary_markdown(summary: dict) -> str:
     for name in ("all", "seen", "unseen"):
         s = summary if name == "all" else summary[name]
         if s is not None: lines.append(f"| {name} | {s['n_samples']} | {_fmt(s['miou'])} | {_fmt(s['oiou'])} | {_fmt(s['class_miou'])} |")
+    for name, g in (summary.get("per_group") or {}).items():
+        lines.append(f"| {name} | {g['n_samples']} | {_fmt(g['miou'])} | {_fmt(g['oiou'])} | {_fmt(g['class_miou'])} |")
     if summary.get("partial"): lines += ["", f"**partial**: interrupted after {summary['n_samples']} of {summary['n_requested']} samples"]
     if summary.get("skipped", {}).get("count"):
         lines += ["", f"skipped {summary['skipped']['count']} samples (image ids {summary['skipped']['image_ids']}): {summary['skipped']['by_reason']}"]
@@ -218,6 +225,8 @@ def evaluate_pipeline(pipeline, dataset, n_samples: int | None = None, seen_cate
     if not 1 <= n_samples <= len(dataset): raise ValueError(f"n_samples must be in 1..{len(dataset)} (the dataset's size), got {n_samples}")
     if batch_size < 1: raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     scores, generator = SegmentationScores(seen_categories), torch.Generator().manual_seed(seed)
+    group_of = getattr(getattr(dataset, "source", None), "image_group", lambda image_id: "")
+    class_agnostic = getattr(pipeline.config, "fixed_prompt", None) is not None
     skipped, batch = [], []
     try:
         for i in tqdm(range(n_samples), desc="evaluating", unit="sample", disable=not progress):
@@ -225,11 +234,12 @@ def evaluate_pipeline(pipeline, dataset, n_samples: int | None = None, seen_cate
             if skip is None: batch.append(sample)
             else: skipped.append(skip)
             if batch and (len(batch) == batch_size or i == n_samples - 1):
-                output = pipeline([to_unit(s["image"]) for s in batch], [s["prompt"] for s in batch],
+                output = pipeline([to_unit(s["image"]) for s in batch], None if class_agnostic else [s["prompt"] for s in batch],
                                   num_inference_steps=num_inference_steps, ensemble_size=ensemble_size,
                                   processing_resolution=processing_resolution, batch_size=batch_size,
                                   generator=generator, output_type="pt")
-                scores.add(output.mask, torch.stack([s["mask"] for s in batch]), [s["category"] for s in batch])
+                scores.add(output.mask, torch.stack([s["mask"] for s in batch]), [s["category"] for s in batch],
+                           [group_of(s["image_id"]) or None for s in batch])
                 batch = []
     except KeyboardInterrupt:
         raise EvaluationInterrupted(_summary(scores, skipped, n_samples, dataset, partial=True) if len(scores) else None) from None
@@ -320,7 +330,7 @@ EVAL_FLAGS = {"--model": "eval.model", "--unet": "eval.unet", "--out": "eval.out
               "--seen": "eval.seen", "--steps": "eval.steps", "--ensemble-size": "eval.ensemble_size",
               "--batch-size": "eval.batch_size", "--seed": "eval.seed", "--dataset": "data.source", "--data-root": "data.root",
               "--coco-root": "data.root", "--categories": "data.categories", "--size": "data.size", "--min-side": "data.min_side",
-              "--desaturate": "data.desaturate"}
+              "--desaturate": "data.desaturate", "--difficulty": "data.difficulty"}
 
 
 def _check_numbers(options: EvalOptions) -> None:
@@ -331,11 +341,11 @@ def _check_numbers(options: EvalOptions) -> None:
         if getattr(options, name) < 1: raise ValueError(f"--{name.replace('_', '-')} must be >= 1, not {getattr(options, name)}")
 
 
-def _evaluated_categories(config: EvalConfig, names: list) -> tuple:
+def _evaluated_categories(config: EvalConfig, names: list, query: str) -> tuple:
     """`(evaluated, seen, where they come from)`: the options' categories where given, else the model's defaults
-    (`_default_categories`); all None for a query that asks for no category (e.g. whole-mask)."""
+    (`_default_categories`); all None for a `query` that asks for no category (e.g. whole-mask)."""
     data, options = config.data, config.eval
-    if data.query != "category": return None, None, f"the {data.query} query (no categories)"
+    if query != "category": return None, None, f"the {query} query (no categories)"
     given = bool(data.categories) and bool(options.seen)
     evaluated, seen, origin = (None, None, None) if given else _default_categories(options.model, names)
     if data.categories: evaluated, origin = _names(data.categories, names, "categories"), "--categories"
@@ -353,12 +363,13 @@ def evaluate_model(config: EvalConfig) -> dict:
     out = _check_out(options.out)
     _check_numbers(options)
     source = data.open_source(options.split)
-    evaluated, seen_categories, origin = _evaluated_categories(config, source.category_names)
+    evaluated, seen_categories, origin = _evaluated_categories(config, source.category_names, data.query_name(source))
     _logger.info("evaluating %s: %s", f"{len(evaluated)} categories" if evaluated else "every sample", origin)
     dataset = open_dataset(data, options.split, seed=options.seed, source=source, categories=evaluated)
     pipe = load_painted_pipeline(options.model, **({"unet": options.unet} if options.unet else {}))
     pipe.set_progress_bar_config(disable=True)
     settings = dict(model=str(options.model), data_root=str(data.root), source=data.source, split=options.split,
+                    source_options=data.source_options(), query=data.query_name(source),
                     categories=evaluated, categories_from=origin, size=data.size, steps=options.steps or None,
                     ensemble_size=options.ensemble_size, batch_size=options.batch_size, seed=options.seed, desaturate=data.desaturate)
     try: summary = evaluate_pipeline(pipe, dataset, options.samples or None, seen_categories, options.steps or None,
