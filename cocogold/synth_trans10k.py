@@ -8,6 +8,7 @@ __all__ = ['MASK_COLOURS', 'DIFFICULTIES', 'RECORD_NAME', 'class_map_to_mask', '
 
 # %% ../nbs/02a_synth_trans10k.ipynb #dd697097
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -165,6 +166,8 @@ def make_synthetic_trans10k(out, n_train: int = 16, n_eval: int = 4, seed: int =
         for sub in ("images", "masks"): (out/folder/sub).mkdir(parents=True, exist_ok=True)
         Image.fromarray(image).save(out/folder/"images"/f"{k + 1:05d}.jpg", quality=92)
         Image.fromarray(class_map_to_mask(classes)).save(out/folder/"masks"/f"{k + 1:05d}_mask.png")
+    logging.getLogger(__name__).info("wrote %d synthetic Trans10k images with their masks to %s (train: %d; validation and test: %d per difficulty)",
+                                     len(plan), out, n_train, n_eval)
     return out
 
 # %% ../nbs/02a_synth_trans10k.ipynb #ad52fe1d
