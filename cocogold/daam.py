@@ -8,7 +8,7 @@ __all__ = ['IMAGE_INPUTS', 'DAAM_THRESHOLDS', 'prompt_token_positions', 'layer_m
 
 # %% ../nbs/15b_daam.ipynb #e9b0600f
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import diffusers
@@ -138,6 +138,10 @@ class DAAMPipeline:
 
     def set_progress_bar_config(self, **kwargs) -> None:
         "Accepted for `CocogoldPipeline` compatibility: DAAM runs a few denoiser calls and shows no progress bar."
+
+    def register_to_config(self, **settings) -> None:
+        "Change `DAAMConfig` fields of `config` (checked again), as diffusers pipelines take config changes."
+        self.config = replace(self.config, **settings)
 
 # %% ../nbs/15b_daam.ipynb #ae66feb6
 def _check_inputs(self: DAAMPipeline, image, prompt, num_inference_steps, ensemble_size: int, processing_resolution: int,
