@@ -29,7 +29,7 @@ from .core import cli, load_rgb, pil_to_tensor, to_signed, to_unit
 from .backbones.base import Conditioning, hub_errors
 from .backbones.sd2 import COMPONENT_NAMES, SD2Backbone, check_tokenizer, check_tokenizer_files, load_unet
 from .noise import NOISE_FAMILIES, predict_clean_latent
-from .postprocess import ensemble_masks, overlay_mask, read_mask
+from .postprocess import ENSEMBLE_MODES, ensemble_read_mask, overlay_mask, read_mask
 from .targets import TargetCodec
 
 _logger = logging.getLogger(__name__)
@@ -67,13 +67,15 @@ class CocogoldPipeline(DiffusionPipeline):
     def __init__(self, unet, vae, text_encoder, tokenizer, scheduler, default_denoising_steps: int | None = 4,
                  default_processing_resolution: int | None = 512, key_colour: str = "white", threshold: float | None = None,
                  opening_kernel: int = 3, desaturate_input: bool = False, prediction_mode: str = "diffusion",
-                 backbone: str = SD2Backbone.name, head: str = "painted"):
+                 backbone: str = SD2Backbone.name, head: str = "painted", fixed_prompt: str | None = None,
+                 ensemble_mode: str = "vote"):
         super().__init__()
         # a Marigold-saved folder records null defaults: they mean "the pipeline's own"
         default_denoising_steps = DEFAULT_DENOISING_STEPS if default_denoising_steps is None else default_denoising_steps
         default_processing_resolution = DEFAULT_PROCESSING_RESOLUTION if default_processing_resolution is None else default_processing_resolution
         if prediction_mode not in PREDICTION_MODES:
             raise ValueError(f"prediction_mode must be one of {PREDICTION_MODES}, got {prediction_mode!r}")
+        if ensemble_mode not in ENSEMBLE_MODES: raise ValueError(f"ensemble_mode must be one of {ENSEMBLE_MODES}, got {ensemble_mode!r}")
         if (backbone, head) != (SD2Backbone.name, "painted"):
             raise ValueError(f"CocogoldPipeline runs the painted head on the sd2 backbone, not {head!r} on {backbone!r}")
         if unet.config.in_channels != 2 * vae.config.latent_channels:
@@ -85,7 +87,8 @@ class CocogoldPipeline(DiffusionPipeline):
         self.register_to_config(default_denoising_steps=default_denoising_steps,
                                 default_processing_resolution=default_processing_resolution, key_colour=key_colour,
                                 threshold=threshold, opening_kernel=opening_kernel, desaturate_input=desaturate_input,
-                                prediction_mode=prediction_mode, backbone=backbone, head=head)
+                                prediction_mode=prediction_mode, backbone=backbone, head=head, fixed_prompt=fixed_prompt,
+                                ensemble_mode=ensemble_mode)
         self.vae_scale_factor = self.backbone.vae_scale_factor
         self.image_processor = MarigoldImageProcessor(vae_scale_factor=self.vae_scale_factor)
 
@@ -159,11 +162,15 @@ def check_inputs(self: CocogoldPipeline, image, prompt, num_inference_steps: int
     images = _as_list(image)
     if not images: raise ValueError("image is empty: pass at least one image")
     for i, img in enumerate(images): _check_image(img, f"image[{i}]")
+    if prompt is None:
+        if self.config.fixed_prompt is None:
+            raise ValueError("prompt is required: this model is prompt-conditioned (its config has no fixed_prompt); name what to segment")
+        prompt = self.config.fixed_prompt
     prompts = [prompt] * len(images) if isinstance(prompt, str) else list(prompt)
     if len(prompts) != len(images):
         raise ValueError(f"prompt has {len(prompts)} entries for {len(images)} images: pass one prompt per image or a single str")
     for i, p in enumerate(prompts):
-        if not isinstance(p, str) or not p.strip(): raise ValueError(f"prompt[{i}] is empty or not a str: {p!r}")
+        if not isinstance(p, str) or (not p.strip() and p != self.config.fixed_prompt): raise ValueError(f"prompt[{i}] is empty or not a str: {p!r}")
     if num_inference_steps is None or num_inference_steps < 1: raise ValueError(f"num_inference_steps must be >= 1, got {num_inference_steps}")
     if ensemble_size < 1: raise ValueError(f"ensemble_size must be >= 1, got {ensemble_size}")
     if processing_resolution is None or processing_resolution < 0 or processing_resolution % self.vae_scale_factor:
@@ -243,9 +250,11 @@ def read_back(self: CocogoldPipeline, predictions: torch.Tensor, size=None) -> t
     [0, 1]), resized to `size` (H, W) when given: bool HxW, float 3xHxW (members' mean), float HxW."""
     if size is not None: predictions = self.image_processor.resize_antialias(predictions, size, "bilinear", is_aa=False)
     predictions = predictions.float()
-    masks = read_mask(predictions, self.codec.target, self.codec.threshold, self.config.opening_kernel)
-    if len(masks) == 1: return masks[0], predictions[0], torch.zeros(masks.shape[1:], device=masks.device)
-    mask, uncertainty = ensemble_masks(masks.float())
+    if len(predictions) == 1:
+        mask = read_mask(predictions, self.codec.target, self.codec.threshold, self.config.opening_kernel)[0]
+        return mask, predictions[0], torch.zeros(mask.shape, device=mask.device)
+    mask, uncertainty = ensemble_read_mask(predictions, self.codec.target, self.codec.threshold, self.config.opening_kernel,
+                                           self.config.ensemble_mode)
     return mask, predictions.mean(dim=0), uncertainty
 
 
@@ -258,7 +267,7 @@ def _collect(items, output_type: str, channels_last: bool = False):
 # %% ../nbs/12_pipeline.ipynb #fdd9ffaa
 @patch
 @torch.no_grad()
-def __call__(self: CocogoldPipeline, image, prompt, num_inference_steps: int | None = None, ensemble_size: int = 1,
+def __call__(self: CocogoldPipeline, image, prompt=None, num_inference_steps: int | None = None, ensemble_size: int = 1,
              processing_resolution: int | None = None, match_input_resolution: bool = True, batch_size: int = 1,
              generator: torch.Generator | None = None, latents: torch.Tensor | None = None,
              output_type: str = "np", output_uncertainty: bool = False) -> CocogoldOutput:
@@ -267,7 +276,7 @@ def __call__(self: CocogoldPipeline, image, prompt, num_inference_steps: int | N
     Args:
         image: a PIL image, an HxWx3 / HxW array or 3xHxW / HxW tensor (floats in [0, 1]), a 4-D batch of
             those, or a list of any of them; sizes may differ.
-        prompt: one str for all images, or a list of one str per image.
+        prompt: one str for all images, or a list of one str per image; None for a class-agnostic model's `fixed_prompt`.
         num_inference_steps: DDIM steps (None: `config.default_denoising_steps`; unused in single_step mode).
         ensemble_size: noise draws per image; they run in the same UNet batch and vote on the mask
             (taken as 1 in single_step mode, which draws no noise).
@@ -317,7 +326,7 @@ def __call__(self: CocogoldPipeline, image, prompt, num_inference_steps: int | N
     return CocogoldOutput(mask=_collect(masks, output_type), prediction=_collect(predictions, output_type, channels_last=True),
                           uncertainty=_collect(uncertainties, output_type) if output_uncertainty else None)
 
-# %% ../nbs/12_pipeline.ipynb #ef64b08d
+# %% ../nbs/12_pipeline.ipynb #9bd72241
 HEAD_PIPELINES = {"painted": "cocogold.pipeline:CocogoldPipeline", "grounding": "cocogold.grounding:GroundingPipeline",
                   "vpd": "cocogold.vpd:VPDPipeline"}
 
@@ -362,9 +371,9 @@ def output_paths(image_paths, out, overlay: bool = False) -> list:
     return planned
 
 
-def predict_files(pipe: CocogoldPipeline, image_paths, prompt: str, out, ensemble_size: int = 1,
+def predict_files(pipe: CocogoldPipeline, image_paths, prompt: str | None, out, ensemble_size: int = 1,
                   num_inference_steps: int | None = None, overlay: bool = False, seed: int = 0) -> list:
-    """Run `pipe` on each of `image_paths` with `prompt` and write the mask (uint8 of the input size, 0 / 255) and,
+    """Run `pipe` on each of `image_paths` with `prompt` (None: a class-agnostic model's fixed prompt) and write the mask (uint8 of the input size, 0 / 255) and,
     with `overlay`, the overlay to the paths `output_paths` gives (checked before the first image). Returns the written paths."""
     planned, written = output_paths(image_paths, out, overlay), []
     for path, (mask_path, overlay_path) in zip(map(Path, image_paths), planned):
@@ -392,7 +401,7 @@ def written_line(written: list, out, n_images: int, shown: int = 4) -> str:
 @cli
 def cocogold_predict(model: Param("trained model folder (or hub id)", str, required=True) = None,
                      image: Param("input image files", str, nargs="+", required=True) = None,
-                     prompt: Param("what to segment, e.g. 'dog'", str, required=True) = None,
+                     prompt: Param("what to segment, e.g. 'dog' (omit for a class-agnostic model)", str) = None,
                      out: Param("output folder", str, required=True) = None,
                      ensemble_size: Param("noise draws that vote on each mask", int) = 1,
                      steps: Param("denoising steps (default: the model's)", int) = None,
@@ -402,6 +411,8 @@ def cocogold_predict(model: Param("trained model folder (or hub id)", str, requi
     "Segment what PROMPT names in each IMAGE with the cocogold model MODEL; write the masks to OUT."
     output_paths(image, out, overlay)  # the inputs and output names are checked before the model loads
     pipe = load_pipeline(model, **({} if unet is None else {"unet": unet}))
+    if prompt is None and getattr(pipe.config, "fixed_prompt", None) is None:
+        raise ValueError(f"--prompt is required: {model} is a prompt-conditioned model (only a class-agnostic one, trained with a fixed prompt, runs without)")
     pipe.set_progress_bar_config(disable=True)
     written = predict_files(pipe, image, prompt, out, ensemble_size, steps, overlay, seed)
     _logger.info("%s", written_line(written, out, len(image)))

@@ -95,7 +95,7 @@ class TrainConfig:
     validation: ValidationConfig = option(ValidationConfig(), "validation")
     run: RunConfig = option(RunConfig(), "run folder")
 
-# %% ../../nbs/16a_train_config.ipynb #3c33e657
+# %% ../../nbs/16a_train_config.ipynb #2bfd5ed5
 HEAD_SECTIONS = ("grounding", "vpd")
 
 
@@ -114,7 +114,9 @@ PRESETS = {
 
 LEGACY_FLAGS = {
     "--coco-root": "data.root", "--data-root": "data.root", "--dataset": "data.source", "--size": "data.size",
-    "--categories": "data.categories", "--base": "model.base", "--head": "model.head",
+    "--categories": "data.categories", "--base": "model.base", "--crop": "data.crop", "--head": "model.head",
+    "--refer-dataset": "data.refer_dataset", "--split-by": "data.split_by", "--image-dir": "data.image_dir",
+    "--data-files": "data.data_files", "--image-root": "data.image_root",
     "--noise-schedule": "model.noise_schedule", "--freeze-cross-attention": "model.freeze_cross_attention",
     "--gradient-checkpointing": "model.gradient_checkpointing", "--objective": "objective.name",
     "--e2e-bce-weight": "objective.e2e.bce_weight", "--e2e-dice-weight": "objective.e2e.dice_weight",
@@ -122,7 +124,7 @@ LEGACY_FLAGS = {
     "--lr": "optim.lr", "--batch-size": "optim.batch_size", "--micro-batch-size": "optim.micro_batch_size",
     "--max-steps": "optim.max_steps", "--mixed-precision": "optim.mixed_precision", "--ema": "optim.ema",
     "--validate-every": "validation.every", "--out": "run.out", "--seed": "run.seed",
-    "--checkpoint-every": "run.checkpoint_every", "--log-with": "run.log_with",
+    "--checkpoint-every": "run.checkpoint_every", "--log-with": "run.log_with", "--difficulty": "data.difficulty",
 }
 
 
