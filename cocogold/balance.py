@@ -106,6 +106,7 @@ def cocogold_balance(coco_root: Param("COCO 2017 folder (annotations/, images/)"
                      seed: Param("random seed", int) = 0,
                      compare_balanced: Param("also measure balanced sampling", bool_arg) = True):
     "Measure the class balance of cocogold samples, print the table and write balance.json / balance.png to OUT."
+    if samples < 1: raise ValueError(f"--samples must be >= 1, got {samples}")
     cats = [c.strip() for c in categories.split(",")] if categories else None
     source = open_coco(coco_root, split, kind)
     make = lambda balanced: SegmentationDataset(source, size=size, categories=cats, min_side=min_side, seed=seed, balanced=balanced)

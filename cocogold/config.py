@@ -181,7 +181,10 @@ def _parse_text(tp, text: str, path: str):
     if sequence is not None and not text.lstrip().startswith("["):
         args = typing.get_args(sequence)
         item = args[0] if args and (len(args) == 1 or args[-1] is Ellipsis) else typing.Any
-        return [_parse_text(item, t.strip(), path) for t in text.split(",")] if text.strip() else []
+        if not text.strip(): return []
+        items = [t.strip() for t in text.split(",")]
+        if "" in items: raise ValueError(f"{path}: empty item in {text!r}; a list is written a,b,c")
+        return [_parse_text(item, t, path) for t in items]
     try: return yaml.safe_load(text)
     except yaml.YAMLError as e: raise ValueError(f"{path}: cannot read {text!r}: {_syntax_error(e)}") from None
 

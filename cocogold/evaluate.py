@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 
 from .config import option, parse_config_args
 from .core import ImageReadError, to_unit, user_errors
-from .dataset import DataConfig, SegmentationDataset, build_sample, default_query, open_dataset
+from .dataset import DataConfig, SegmentationDataset, build_sample, open_dataset
 from .pipeline import CocogoldPipeline
 from .queries import BLOG_CATEGORIES, default_categories
 from .sources.base import category_positions
@@ -76,20 +76,22 @@ class SegmentationScores:
             raise ValueError(f"empty_union must be 1.0 (the library's) or 0.0 (VPD's), got {empty_union!r}")
         self.seen_categories = None if seen_categories is None else set(seen_categories)
         self.thresholds, self.empty_union = tuple(thresholds), float(empty_union)
-        self.intersections, self.unions, self.categories = [], [], []
+        self.intersections, self.unions, self.categories, self.groups = [], [], [], []
 
     def __len__(self): return len(self.categories)
 
-    def add(self, pred, gt, category) -> None:
-        """Record one sample (`pred`, `gt` bool HxW, `category` a str) or a batch (bool BxHxW and a sequence
-        of B categories)."""
+    def add(self, pred, gt, category, group=None) -> None:
+        """Record one sample (`pred`, `gt` bool HxW, `category` a str, `group` a str such as a difficulty, or None) or a
+        batch (bool BxHxW, a sequence of B categories, and None or a sequence of B groups)."""
         if np.ndim(pred) == 3:
-            if isinstance(category, str) or len(category) != len(pred):
-                raise ValueError(f"a batch of {len(pred)} masks needs a sequence of {len(pred)} categories, got {category!r}")
-            for p, g, c in zip(pred, gt, category): self.add(p, g, c)
+            groups = [None] * len(pred) if group is None else list(group)
+            if isinstance(category, str) or len(category) != len(pred) or len(groups) != len(pred):
+                raise ValueError(f"a batch of {len(pred)} masks needs a sequence of {len(pred)} categories (and of groups), got {category!r}")
+            for p, g, c, k in zip(pred, gt, category, groups): self.add(p, g, c, k)
             return
         intersection, union = mask_counts(pred, gt)
         self.intersections.append(intersection); self.unions.append(union); self.categories.append(str(category))
+        self.groups.append(None if group is None else str(group))
 
     def _scores(self, ious: np.ndarray, keep: np.ndarray) -> dict:
         "mIoU, oIoU, class-mean IoU and count over the samples selected by the bool array `keep`; `ious`: every sample's IoU."
@@ -121,6 +123,9 @@ class SegmentationScores:
             out["seen"] = self._scores(ious, seen) if seen.any() else None
             out["unseen"] = self._scores(ious, ~seen) if (~seen).any() else None
             if out["seen"] and out["unseen"]: out["harmonic"] = _harmonic(out["seen"]["miou"], out["unseen"]["miou"])
+        groups = np.array(self.groups, dtype=object)
+        named = sorted({g for g in self.groups if g is not None})
+        out["per_group"] = {g: self._scores(ious, groups == g) for g in named} if named else None
         return out
 
 # %% ../nbs/16_evaluate.ipynb #bd0b908b
@@ -134,6 +139,8 @@ def summary_markdown(summary: dict) -> str:
     for name in ("all", "seen", "unseen"):
         s = summary if name == "all" else summary[name]
         if s is not None: lines.append(f"| {name} | {s['n_samples']} | {_fmt(s['miou'])} | {_fmt(s['oiou'])} | {_fmt(s['class_miou'])} |")
+    for name, g in (summary.get("per_group") or {}).items():
+        lines.append(f"| {name} | {g['n_samples']} | {_fmt(g['miou'])} | {_fmt(g['oiou'])} | {_fmt(g['class_miou'])} |")
     if summary.get("partial"): lines += ["", f"**partial**: interrupted after {summary['n_samples']} of {summary['n_requested']} samples"]
     if summary.get("skipped", {}).get("count"):
         lines += ["", f"skipped {summary['skipped']['count']} samples (image ids {summary['skipped']['image_ids']}): {summary['skipped']['by_reason']}"]
@@ -251,6 +258,8 @@ def evaluate_pipeline(pipeline, dataset, n_samples: int | None = None, seen_cate
     if not 1 <= n_samples <= len(dataset): raise ValueError(f"n_samples must be in 1..{len(dataset)} (the dataset's size), got {n_samples}")
     if batch_size < 1: raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     scores, generator = SegmentationScores(seen_categories, empty_union=empty_union), torch.Generator().manual_seed(seed)
+    group_of = getattr(getattr(dataset, "source", None), "image_group", lambda image_id: "")
+    class_agnostic = getattr(pipeline.config, "fixed_prompt", None) is not None
     skipped, batch, numbers = [], [], []
     writer = PredictionWriter(save_predictions) if save_predictions else None
     try:
@@ -259,11 +268,12 @@ def evaluate_pipeline(pipeline, dataset, n_samples: int | None = None, seen_cate
             if skip is None: batch.append(sample); numbers.append(i)
             else: skipped.append(skip)
             if batch and (len(batch) == batch_size or i == n_samples - 1):
-                output = pipeline([to_unit(s["image"]) for s in batch], [s["prompt"] for s in batch],
+                output = pipeline([to_unit(s["image"]) for s in batch], None if class_agnostic else [s["prompt"] for s in batch],
                                   num_inference_steps=num_inference_steps, ensemble_size=ensemble_size,
                                   processing_resolution=processing_resolution, batch_size=batch_size,
                                   generator=generator, output_type="pt")
-                scores.add(output.mask, torch.stack([s["mask"] for s in batch]), [s["category"] for s in batch])
+                scores.add(output.mask, torch.stack([s["mask"] for s in batch]), [s["category"] for s in batch],
+                           [group_of(s["image_id"]) or None for s in batch])
                 for number, s, pred in zip(numbers, batch, output.mask) if writer else ():
                     writer.write(number, s, pred, _iou(*mask_counts(pred, s["mask"]), empty_union))
                 batch, numbers = [], []
@@ -336,6 +346,7 @@ def _result_line(summary: dict, written: Path) -> str:
 class EvalOptions:
     "What is evaluated, how it is run, and where the scores go."
     model: str = option("", "trained model folder (or hub id)")
+    unet: str = option("", "a fine-tuned UNet folder replacing the model's (e.g. the original's checkpoint/<iter>/unet on an SD2 base)")
     out: str = option("", "output JSON file; E.md and E.png are written beside E.json")
     split: str = option("val", "split to evaluate, e.g. val")
     samples: int = option(0, "number of samples (0: every usable sample of the split)")
@@ -355,13 +366,13 @@ class EvalConfig:
     eval: EvalOptions = option(EvalOptions(), "evaluation")
 
 
-EVAL_FLAGS = {"--model": "eval.model", "--out": "eval.out", "--split": "eval.split", "--samples": "eval.samples",
+EVAL_FLAGS = {"--model": "eval.model", "--unet": "eval.unet", "--out": "eval.out", "--split": "eval.split", "--samples": "eval.samples",
               "--seen": "eval.seen", "--steps": "eval.steps", "--ensemble-size": "eval.ensemble_size",
               "--batch-size": "eval.batch_size", "--seed": "eval.seed", "--dataset": "data.source", "--data-root": "data.root",
               "--coco-root": "data.root", "--categories": "data.categories", "--size": "data.size", "--min-side": "data.min_side",
-              "--desaturate": "data.desaturate", "--empty-union": "eval.empty_union", "--save-predictions": "eval.save_predictions",
-              "--refer-dataset": "data.refer_dataset", "--split-by": "data.split_by", "--data-files": "data.data_files",
-              "--image-root": "data.image_root", "--image-dir": "data.image_dir", "--crop": "data.crop"}
+              "--desaturate": "data.desaturate", "--difficulty": "data.difficulty", "--empty-union": "eval.empty_union",
+              "--save-predictions": "eval.save_predictions", "--refer-dataset": "data.refer_dataset", "--split-by": "data.split_by",
+              "--data-files": "data.data_files", "--image-root": "data.image_root", "--image-dir": "data.image_dir", "--crop": "data.crop"}
 
 
 def _check_numbers(options: EvalOptions) -> None:
@@ -375,7 +386,7 @@ def _check_numbers(options: EvalOptions) -> None:
         raise ValueError(f"--save-predictions {options.save_predictions} is a file, not a folder")
 
 
-def _evaluated_categories(config: EvalConfig, names: list, query: str = "category") -> tuple:
+def _evaluated_categories(config: EvalConfig, names: list, query: str) -> tuple:
     """`(evaluated, seen, where they come from)`: the options' categories where given, else the model's defaults
     (`_default_categories`); all None for a `query` that asks for no category (e.g. whole-mask, refer)."""
     data, options = config.data, config.eval
@@ -397,12 +408,13 @@ def evaluate_model(config: EvalConfig) -> dict:
     out = _check_out(options.out)
     _check_numbers(options)
     source = data.open_source(options.split)
-    evaluated, seen_categories, origin = _evaluated_categories(config, source.category_names, data.query or default_query(source))
+    evaluated, seen_categories, origin = _evaluated_categories(config, source.category_names, data.query_name(source))
     _logger.info("evaluating %s: %s", f"{len(evaluated)} categories" if evaluated else "every sample", origin)
     dataset = open_dataset(data, options.split, seed=options.seed, source=source, categories=evaluated)
-    pipe = CocogoldPipeline.from_pretrained(options.model)
+    pipe = CocogoldPipeline.from_pretrained(options.model, **({"unet": options.unet} if options.unet else {}))
     pipe.set_progress_bar_config(disable=True)
     settings = dict(model=str(options.model), data_root=str(data.root), source=data.source, split=options.split,
+                    source_options=data.source_options(), query=data.query_name(source),
                     categories=evaluated, categories_from=origin, size=data.size, steps=options.steps or None,
                     ensemble_size=options.ensemble_size, batch_size=options.batch_size, seed=options.seed, desaturate=data.desaturate,
                     empty_union=options.empty_union, save_predictions=options.save_predictions or None, crop=dataset.config.crop)

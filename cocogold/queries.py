@@ -77,6 +77,7 @@ class CategoryQuery:
     """A sample asks for one of `categories` (names; default `default_categories`): the mask is the union of the chosen
     instance's category's usable instances, the prompt `make_prompt` of its name with `prompt_template` and `synonyms`."""
     empty_reason = "image without a usable category"
+    fixed_prompt = None  # prompt-conditioned: each sample names its category
 
     def __init__(self, category_names: list, categories=None, prompt_template=None, synonyms: dict = None):
         self.category_names = list(category_names)
@@ -128,6 +129,11 @@ class WholeMaskQuery:
 
     def __init__(self, category_names: list = (), prompt: str = "", category: str = "object"):
         self.prompt, self.category, self.categories = prompt, category, [category]
+
+    @property
+    def fixed_prompt(self) -> str:
+        "The one prompt of every sample: a model trained on them is class-agnostic and runs with it (saved in its config)."
+        return self.prompt
 
     def plan(self, source: IndexedSource, rows) -> QueryPlan:
         "One item (key `ANY_KEY`) per image of `rows` holding a non-crowd instance, all in one group."

@@ -4,10 +4,11 @@
 
 # %% auto #0
 __all__ = ['BACKBONES', 'Conditioning', 'vae_scale_factor', 'encode_images', 'decode_latents', 'Backbone', 'freeze_text_pathway',
-           'register_backbone', 'backbone_class', 'detect_backbone', 'is_hub_id', 'load_backbone']
+           'register_backbone', 'backbone_class', 'detect_backbone', 'is_hub_id', 'hub_errors', 'load_backbone']
 
 # %% ../../nbs/10_backbones.ipynb #107f8df0
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -190,10 +191,26 @@ def is_hub_id(text: str) -> bool:
     return True
 
 
+_NOT_FETCHED = ("offline", "cached", "connect", "resolve", "Name or service not known")
+
+
+@contextmanager
+def hub_errors(path_or_id):
+    """Context for loading `path_or_id`: when it is a hub id (not a local folder) that could not be fetched
+    (no network or `HF_HUB_OFFLINE=1`, and not in the local cache), the OSError says so in one line and how to
+    pass a local folder instead of the libraries' paragraph; any other error passes unchanged."""
+    try: yield
+    except OSError as e:
+        if Path(path_or_id).exists() or not is_hub_id(str(path_or_id)) or not any(w in str(e) for w in _NOT_FETCHED): raise
+        raise OSError(f"{path_or_id} is not a local folder and could not be fetched from the Hugging Face Hub (unreachable "
+                      f"or HF_HUB_OFFLINE=1, and not in the local cache): download it where there is a network "
+                      f"(`hf download {path_or_id} --local-dir FOLDER`) and pass FOLDER") from None
+
+
 def load_backbone(base: str, name: str = "auto", seed: int = 0, sample_size: int = 64) -> Backbone:
     """The backbone `name` ("auto": detected, SD2 for 'tiny' and hub ids) of `base`: 'tiny' (built from configs,
     seeded by `seed`, for images of `sample_size` pixels), a diffusers folder or a hub id."""
     if base == "tiny": return backbone_class("sd2" if name == "auto" else name).tiny(seed, sample_size)
     if not (Path(base).is_dir() or is_hub_id(base)):
         raise ValueError(f"unknown base {base!r}: not 'tiny', an existing folder, or a hub id like 'org/name'")
-    return backbone_class(detect_backbone(base) if name == "auto" else name).from_pretrained(base)
+    with hub_errors(base): return backbone_class(detect_backbone(base) if name == "auto" else name).from_pretrained(base)

@@ -111,7 +111,7 @@ LEGACY_FLAGS = {
     "--lr": "optim.lr", "--batch-size": "optim.batch_size", "--micro-batch-size": "optim.micro_batch_size",
     "--max-steps": "optim.max_steps", "--mixed-precision": "optim.mixed_precision", "--ema": "optim.ema",
     "--validate-every": "validation.every", "--out": "run.out", "--seed": "run.seed",
-    "--checkpoint-every": "run.checkpoint_every", "--log-with": "run.log_with",
+    "--checkpoint-every": "run.checkpoint_every", "--log-with": "run.log_with", "--difficulty": "data.difficulty",
 }
 
 

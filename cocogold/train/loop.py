@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from accelerate import Accelerator
+from accelerate import Accelerator, PartialState
 from accelerate.utils import ProjectConfiguration
 from diffusers.training_utils import EMAModel
 from torch.utils.data import DataLoader, Dataset, Sampler
@@ -34,6 +34,8 @@ from ..noise import NOISE_FAMILIES
 from ..postprocess import show_grid
 from .checkpoints import checkpoints, load_checkpoint, prepare_run_folder, run_lock, save_checkpoint, write_run_files
 from .config import LEGACY_FLAGS, PRESETS, TrainConfig, check_config, flat_config
+from .model_card import check_push, push_model, write_model_card
+from PIL import Image
 
 _logger = logging.getLogger(__name__)
 
@@ -110,6 +112,8 @@ _WEIGHT_DTYPES = {"no": torch.float32, "fp16": torch.float16, "bf16": torch.bflo
 def make_accelerator(config: TrainConfig) -> tuple:
     "The `Accelerator` for `config` and its gradient-accumulation steps; raises `ValueError` on inconsistent settings."
     check_config(config)
+    if config.optim.mixed_precision == "fp16" and not torch.cuda.is_available():
+        raise ValueError("optim.mixed_precision fp16 needs a CUDA GPU; this run is on cpu: use bf16 or no")
     out = config.run.out
     accelerator = Accelerator(mixed_precision=config.optim.mixed_precision, step_scheduler_with_optimizer=False,
                               log_with=None if config.run.log_with == "none" else config.run.log_with,
@@ -167,18 +171,32 @@ def ema_weights(module: torch.nn.Module, ema: EMAModel = None):
     finally: ema.restore(module.parameters())
 
 
-def validation_pipeline(head, denoiser, config: TrainConfig):
-    "The head's pipeline around `denoiser`, with the run's processing resolution and validation steps, no progress bar."
+def _prompt_setting(fixed_prompt) -> dict:
+    "The pipeline config of a class-agnostic model's `fixed_prompt` (see `cocogold.queries`): none for a prompt-conditioned one."
+    return {} if fixed_prompt is None else {"fixed_prompt": fixed_prompt}
+
+
+def validation_pipeline(head, denoiser, config: TrainConfig, fixed_prompt: str | None = None):
+    "The head's pipeline around `denoiser`, with the run's processing resolution, validation steps and `fixed_prompt`, no progress bar."
     pipe = head.pipeline(denoiser, default_processing_resolution=config.data.size,
-                         default_denoising_steps=config.validation.inference_steps)
+                         default_denoising_steps=config.validation.inference_steps, **_prompt_setting(fixed_prompt))
     pipe.set_progress_bar_config(disable=True)
     return pipe
+
+
+def _log_validation_images(accelerator: Accelerator, grid: Path, prompts: list, step: int) -> None:
+    "Add the validation grid (image | target | prediction | mask) and its rows' prompts to TensorBoard when it tracks the run."
+    if "tensorboard" not in [t.name for t in accelerator.trackers]: return
+    writer = accelerator.get_tracker("tensorboard", unwrap=True)
+    writer.add_image("val/grid", np.asarray(Image.open(grid).convert("RGB")), step, dataformats="HWC")
+    writer.add_text("val/prompts", "\n".join(f"{i + 1}. {p}" for i, p in enumerate(prompts)), step)
 
 
 class Validation:
     "Callable `validation(step)`: validate the current model (EMA weights if any) on `dataset[:config.validation.samples]`; returns the scores dict."
     def __init__(self, accelerator: Accelerator, head, ema: EMAModel, dataset: Dataset, config: TrainConfig):
         self.accelerator, self.head, self.ema, self.config = accelerator, head, ema, config
+        self.fixed_prompt = getattr(getattr(dataset, "query", None), "fixed_prompt", None)
         n = min(config.validation.samples, len(dataset))
         self.samples = [dataset[i] for i in range(n)] if accelerator.is_main_process else []
 
@@ -187,7 +205,7 @@ class Validation:
         denoiser, config = self.accelerator.unwrap_model(self.head.trainable), self.config
         with ema_weights(denoiser, self.ema):
             denoiser.eval()
-            try: output = validation_pipeline(self.head, denoiser, config)(
+            try: output = validation_pipeline(self.head, denoiser, config, self.fixed_prompt)(
                     [to_unit(s["image"]) for s in self.samples], [s["prompt"] for s in self.samples],
                     ensemble_size=config.validation.ensemble_size, batch_size=config.optim.micro_batch_size,
                     generator=torch.Generator().manual_seed(config.run.seed), output_type="pt")
@@ -206,14 +224,16 @@ class Validation:
             with open(run / "validation.jsonl", "a") as f: f.write(json.dumps(scores) + "\n")
             (run / "validation").mkdir(exist_ok=True)
             rows = [(s["image"], s["mask"], to_signed(p), m) for s, p, m in zip(self.samples, predictions, masks)]
-            show_grid(rows, path=run / "validation" / f"step-{step:07d}.png")
+            grid = run / "validation" / f"step-{step:07d}.png"
+            show_grid(rows, path=grid, row_labels=[s["prompt"] for s in self.samples])
             self.accelerator.log({"val/miou": scores["miou"], "val/oiou": scores["oiou"]}, step=step)
+            _log_validation_images(self.accelerator, grid, [s["prompt"] for s in self.samples], step)
         self.accelerator.wait_for_everyone()
         return scores
 
 # %% ../../nbs/16c_train.ipynb #a376daf3
-def save_model(accelerator: Accelerator, head, ema: EMAModel, config: TrainConfig) -> Path:
-    "Save the trained pipeline to `RUN/model` (main process) and return that folder."
+def save_model(accelerator: Accelerator, head, ema: EMAModel, config: TrainConfig, fixed_prompt: str | None = None) -> Path:
+    "Save the trained pipeline (class-agnostic with `fixed_prompt` when it is not None) to `RUN/model` (main process) and return that folder."
     folder = Path(config.run.out) / "model"
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
@@ -221,7 +241,8 @@ def save_model(accelerator: Accelerator, head, ema: EMAModel, config: TrainConfi
         shutil.rmtree(partial, ignore_errors=True)
         for frozen in head.backbone.frozen_modules().values(): frozen.float()  # saved in float32
         with ema_weights(accelerator.unwrap_model(head.trainable), ema) as denoiser:
-            head.pipeline(denoiser, default_processing_resolution=config.data.size).save_pretrained(partial)
+            head.pipeline(denoiser, default_processing_resolution=config.data.size, **_prompt_setting(fixed_prompt)).save_pretrained(partial)
+        write_model_card(partial, config)
         shutil.rmtree(folder, ignore_errors=True)
         partial.rename(folder)
     accelerator.wait_for_everyone()
@@ -279,6 +300,7 @@ def _train_locked(accelerator, accumulation, config, resume, train_dataset, val_
         _logger.info("training %s from step %d to %d (%s): %d process(es) x %d micro-batch(es) of %d per optimizer step",
                      run, start, optim.max_steps, checkpoint or "new run", accelerator.num_processes, accumulation, optim.micro_batch_size)
     accelerator.init_trackers("cocogold", config=_tracker_config(config))
+    if main and config.run.log_with == "tensorboard": _logger.info("watch the run: tensorboard --logdir %s", run / "logs")
     validation = Validation(accelerator, head, ema, val_dataset, config) if val_dataset is not None else None
     bar = tqdm(total=optim.max_steps, initial=start, desc="train", disable=not accelerator.is_local_main_process)
     log = open(run / "log.jsonl", "a", buffering=1) if main else None
@@ -297,7 +319,7 @@ def _train_locked(accelerator, accumulation, config, resume, train_dataset, val_
             last = record
             if record["step"] >= optim.max_steps: break
             tick = time.perf_counter()
-        model = save_model(accelerator, head, ema, config)
+        model = save_model(accelerator, head, ema, config, getattr(getattr(train_dataset, "query", None), "fixed_prompt", None))
         if main: _logger.info("%s", training_summary(start, last, scores, model))
         return model
     finally:
@@ -309,10 +331,15 @@ def _train_locked(accelerator, accumulation, config, resume, train_dataset, val_
 def cocogold_train(argv: list = None):
     "Fine-tune a diffusion backbone's denoiser to paint what a prompt names, Marigold-style (`--help` lists every option)."
     config, extras = parse_config_args(TrainConfig, argv, PRESETS, LEGACY_FLAGS, prog="cocogold_train",
-                                       extra={"--resume": dict(action="store_true", help="continue the run in --run.out from its last checkpoint")},
+                                       extra={"--resume": dict(action="store_true", help="continue the run in --run.out from its last checkpoint"),
+                                              "--push-to-hub": dict(default=None, metavar="REPO", help="upload RUN/model (with its model card) to the Hub repository REPO after training")},
                                        description=cocogold_train.__doc__)
     with user_errors("cocogold_train") if argv is None else nullcontext():  # a script reports a user mistake in one line
-        train(config, resume=extras.resume)
+        if extras.push_to_hub: check_push(extras.push_to_hub)  # before hours of training, not after
+        model = train(config, resume=extras.resume)
+        if extras.push_to_hub and PartialState().is_main_process:
+            write_model_card(model, config, repo_id=extras.push_to_hub)
+            _logger.info("pushed %s to %s", model, push_model(model, extras.push_to_hub))
 
 # %% ../../nbs/16c_train.ipynb #df501488
 #| eval: false
