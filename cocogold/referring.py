@@ -13,7 +13,8 @@ from tqdm.auto import tqdm
 
 from .core import to_unit
 from .dataset import SegmentationDataset, resize_mask
-from .evaluate import mask_counts, read_sample
+from .evaluate import read_sample
+from .metrics import mask_counts
 
 # %% ../nbs/16e_referring.ipynb #dfe642c9
 def instance_masks(record, box, size: int, instances) -> np.ndarray:

@@ -28,12 +28,12 @@ from ..backbones.base import load_backbone
 from ..config import parse_config_args
 from ..core import to_signed, to_unit, user_errors
 from ..dataset import SegmentationDataset, open_dataset
-from ..evaluate import SegmentationScores
+from ..metrics import SegmentationScores
 from ..heads import HEADS
 from ..noise import NOISE_FAMILIES
 from ..postprocess import show_grid
 from .checkpoints import checkpoints, load_checkpoint, prepare_run_folder, run_lock, save_checkpoint, write_run_files
-from .config import LEGACY_FLAGS, PRESETS, TrainConfig, check_config, flat_config
+from .config import LEGACY_FLAGS, PRESETS, TrainConfig, check_config, flat_config, head_settings
 from .model_card import check_push, push_model, write_model_card
 from PIL import Image
 
@@ -101,7 +101,11 @@ def training_head(config: TrainConfig, device, weight_dtype=torch.float32):
     family = NOISE_FAMILIES[backbone.noise_family]
     if model.noise_schedule not in family.schedules:
         raise ValueError(f"model.noise_schedule={model.noise_schedule!r} is not a schedule of the {family.name} noise family: {family.schedules}")
-    head = HEADS[model.head](backbone, family.from_schedule(model.noise_schedule), config.objective.selected(), data.codec())
+    settings = head_settings(config)  # a head on frozen features takes its own section
+    with torch.random.fork_rng():  # a head's new weights are drawn from the run's seed
+        torch.manual_seed(config.run.seed)
+        head = HEADS[model.head](backbone, family.from_schedule(model.noise_schedule), config.objective.selected(), data.codec(),
+                                 *(() if settings is None else (settings,)))
     head.prepare_training(device, weight_dtype, model.freeze_cross_attention, model.gradient_checkpointing)
     return head
 
