@@ -4,11 +4,12 @@
 
 # %% auto #0
 __all__ = ['PREDICTION_MODES', 'DEFAULT_DENOISING_STEPS', 'DEFAULT_PROCESSING_RESOLUTION', 'HEAD_PIPELINES', 'CocogoldOutput',
-           'CocogoldPipeline', 'ImageBatch', 'model_head', 'load_pipeline', 'output_paths', 'predict_files',
-           'written_line', 'cocogold_predict']
+           'check_painted_settings', 'CocogoldPipeline', 'ImageBatch', 'model_head', 'load_pipeline', 'output_paths',
+           'predict_files', 'written_line', 'cocogold_predict']
 
 # %% ../nbs/12_pipeline.ipynb #20c658ce
 import importlib
+from functools import reduce
 import json
 import logging
 import os
@@ -59,6 +60,19 @@ PREDICTION_MODES = ("diffusion", "single_step")
 DEFAULT_DENOISING_STEPS, DEFAULT_PROCESSING_RESOLUTION = 4, 512
 
 
+def check_painted_settings(pipeline: str, backbone_class, denoiser, vae, prediction_mode: str, backbone: str, head: str) -> None:
+    """Raise a ValueError naming the setting unless `prediction_mode` is one of `PREDICTION_MODES`, `(backbone, head)`
+    is `(backbone_class.name, "painted")` and `denoiser` takes the image latent beside the target latent."""
+    if prediction_mode not in PREDICTION_MODES:
+        raise ValueError(f"prediction_mode must be one of {PREDICTION_MODES}, got {prediction_mode!r}")
+    if (backbone, head) != (backbone_class.name, "painted"):
+        raise ValueError(f"{pipeline} runs the painted head on the {backbone_class.name} backbone, not {head!r} on {backbone!r}")
+    name, channels = backbone_class.denoiser_name, denoiser.config.in_channels
+    if channels != 2 * vae.config.latent_channels:
+        raise ValueError(f"{name} takes {channels} input channels; a cocogold model takes "
+                         f"{2 * vae.config.latent_channels} (image latent + target latent): fine-tune the base first")
+
+
 class CocogoldPipeline(DiffusionPipeline):
     """Segment what a prompt names: a Marigold-style image-to-image diffusion pipeline whose prediction
     is the input image with the object painted `key_colour`, read back into a mask."""
@@ -73,14 +87,8 @@ class CocogoldPipeline(DiffusionPipeline):
         # a Marigold-saved folder records null defaults: they mean "the pipeline's own"
         default_denoising_steps = DEFAULT_DENOISING_STEPS if default_denoising_steps is None else default_denoising_steps
         default_processing_resolution = DEFAULT_PROCESSING_RESOLUTION if default_processing_resolution is None else default_processing_resolution
-        if prediction_mode not in PREDICTION_MODES:
-            raise ValueError(f"prediction_mode must be one of {PREDICTION_MODES}, got {prediction_mode!r}")
+        check_painted_settings(type(self).__name__, SD2Backbone, unet, vae, prediction_mode, backbone, head)
         if ensemble_mode not in ENSEMBLE_MODES: raise ValueError(f"ensemble_mode must be one of {ENSEMBLE_MODES}, got {ensemble_mode!r}")
-        if (backbone, head) != (SD2Backbone.name, "painted"):
-            raise ValueError(f"CocogoldPipeline runs the painted head on the sd2 backbone, not {head!r} on {backbone!r}")
-        if unet.config.in_channels != 2 * vae.config.latent_channels:
-            raise ValueError(f"unet takes {unet.config.in_channels} input channels; a cocogold model takes "
-                             f"{2 * vae.config.latent_channels} (image latent + target latent): fine-tune the base first")
         noise_family = NOISE_FAMILIES[SD2Backbone.noise_family]
         self.register_modules(unet=unet, vae=vae, text_encoder=text_encoder, tokenizer=tokenizer,
                               scheduler=noise_family(scheduler).inference_scheduler())
@@ -127,6 +135,10 @@ class CocogoldPipeline(DiffusionPipeline):
         folder = Path(pretrained_model_name_or_path)
         if isinstance(kwargs.get("unet"), (str, Path)): kwargs["unet"] = load_unet(kwargs["unet"])
         if folder.is_dir():
+            recorded = json.loads((folder/"model_index.json").read_text()).get("backbone") if (folder/"model_index.json").is_file() else None
+            if recorded not in (None, SD2Backbone.name):
+                raise ValueError(f"model folder {folder} holds a {recorded} model, which CocogoldPipeline does not run: "
+                                 "load it with cocogold.pipeline.load_pipeline")
             needed = [n for n in ("model_index.json", *COMPONENT_NAMES) if n not in kwargs]
             missing = [n for n in needed if not (folder/n).exists()]
             if missing: raise FileNotFoundError(f"model folder {folder} lacks {', '.join(missing)}")
@@ -234,14 +246,15 @@ def prepare_noise(self: CocogoldPipeline, image_latent: torch.Tensor, start: int
 @patch
 def denoise(self: CocogoldPipeline, image_latent: torch.Tensor, target_latent: torch.Tensor,
             conditioning: Conditioning, num_inference_steps: int) -> torch.Tensor:
-    """The predicted clean target latent (B x C x h x w) after `num_inference_steps` DDIM steps from
-    `target_latent`, conditioned on `image_latent` (B x C x h x w) and the prompts' `conditioning`."""
+    """The predicted clean target latent (B x C x h x w) after `num_inference_steps` steps of the inference scheduler
+    from `target_latent`, conditioned on `image_latent` (B x C x h x w) and the prompts' `conditioning`: the noise
+    family's clean estimate from the last step's output."""
     self.scheduler.set_timesteps(num_inference_steps, device=image_latent.device)
     for t in self.progress_bar(self.scheduler.timesteps):
         model_output = self.backbone.denoise(image_latent, target_latent, t, conditioning)
-        step = self.scheduler.step(model_output, t, target_latent)
-        target_latent = step.prev_sample
-    return step.pred_original_sample
+        clean_latent = self.noise.clean_estimate(model_output, target_latent, t)
+        target_latent = self.scheduler.step(model_output, t, target_latent).prev_sample
+    return clean_latent
 
 # %% ../nbs/12_pipeline.ipynb #41f61272
 @patch
@@ -327,8 +340,8 @@ def __call__(self: CocogoldPipeline, image, prompt=None, num_inference_steps: in
                           uncertainty=_collect(uncertainties, output_type) if output_uncertainty else None)
 
 # %% ../nbs/12_pipeline.ipynb #9bd72241
-HEAD_PIPELINES = {"painted": "cocogold.pipeline:CocogoldPipeline", "grounding": "cocogold.grounding:GroundingPipeline",
-                  "vpd": "cocogold.vpd:VPDPipeline"}
+HEAD_PIPELINES = {"painted": "cocogold.heads:load_painted_pipeline", "grounding": "cocogold.grounding:GroundingPipeline.from_pretrained",
+                  "vpd": "cocogold.vpd:VPDPipeline.from_pretrained"}
 
 
 def model_head(path_or_id) -> str:
@@ -340,11 +353,11 @@ def model_head(path_or_id) -> str:
 
 
 def load_pipeline(path_or_id, **kwargs):
-    "The pipeline of the model `path_or_id` with the class of its head (see `HEAD_PIPELINES`); `kwargs` go to its `from_pretrained`."
+    "The pipeline of the model `path_or_id`, loaded by its head's loader (see `HEAD_PIPELINES`); `kwargs` go to the loader."
     head = model_head(path_or_id)
     if head not in HEAD_PIPELINES: raise ValueError(f"model {path_or_id} has head {head!r}, which no pipeline runs; known: {sorted(HEAD_PIPELINES)}")
     module, name = HEAD_PIPELINES[head].split(":")
-    return getattr(importlib.import_module(module), name).from_pretrained(path_or_id, **kwargs)
+    return reduce(getattr, name.split("."), importlib.import_module(module))(path_or_id, **kwargs)
 
 # %% ../nbs/12_pipeline.ipynb #faea475a
 def _common_folder(paths: list) -> Path:

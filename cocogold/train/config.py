@@ -28,7 +28,9 @@ class ModelConfig:
     base: str = option("tiny", "'tiny' (built from configs), a diffusers folder or a hub id (SD2, Marigold)")
     backbone: str = option("auto", "backbone of the base (a key of cocogold.backbones.base.BACKBONES); auto: detected, sd2 for tiny")
     head: str = option("painted", "what is trained: painted (the denoiser paints the object), grounding or vpd (heads on frozen features)")
-    noise_schedule: str = option("trailing", "schedule of the backbone's noise family (ddpm: trailing or sd2)")
+    backbone_options: dict = option({}, "keyword arguments of the backbone's from_pretrained, e.g. {with_t5: true, reinitialise_widening: true} for sd3")
+    noise_schedule: str = option("auto", "schedule of the backbone's noise family (ddpm: trailing or sd2; flow: logit-normal or uniform); "
+                                         "auto: the family's first")
     freeze_cross_attention: bool = option(False, "keep the base's text pathway (cross-attention) as it is")
     gradient_checkpointing: bool = option(False, "trade compute for memory in the denoiser (and the VAE decoder for e2e)")
 
@@ -110,11 +112,13 @@ PRESETS = {
                  validation=dict(every=50, samples=4, inference_steps=2), run=dict(checkpoint_every=25, num_workers=0)),
     "sd2": dict(model=dict(base="stabilityai/stable-diffusion-2", gradient_checkpointing=True), data=dict(size=512),
                 optim=dict(lr=3e-5, batch_size=32, micro_batch_size=2, max_steps=25_000, mixed_precision="bf16")),
+    "sd3": dict(model=dict(base="stabilityai/stable-diffusion-3.5-medium", backbone="sd3", gradient_checkpointing=True),
+                data=dict(size=1024), optim=dict(lr=3e-5, batch_size=32, micro_batch_size=1, max_steps=25_000, mixed_precision="bf16")),
 }
 
 LEGACY_FLAGS = {
     "--coco-root": "data.root", "--data-root": "data.root", "--dataset": "data.source", "--size": "data.size",
-    "--categories": "data.categories", "--base": "model.base", "--crop": "data.crop", "--head": "model.head",
+    "--categories": "data.categories", "--base": "model.base", "--crop": "data.crop", "--head": "model.head", "--backbone": "model.backbone",
     "--refer-dataset": "data.refer_dataset", "--split-by": "data.split_by", "--image-dir": "data.image_dir",
     "--data-files": "data.data_files", "--image-root": "data.image_root",
     "--noise-schedule": "model.noise_schedule", "--freeze-cross-attention": "model.freeze_cross_attention",
@@ -154,7 +158,7 @@ def check_config(config: TrainConfig, num_processes: int = 1) -> int:
         raise ValueError(f"optim.batch_size={optim.batch_size} is not divisible into optim.micro_batch_size={optim.micro_batch_size}"
                          f" x {num_processes} process(es)")
     config.objective.selected()
-    _choice(config.model.noise_schedule, {s for family in NOISE_FAMILIES.values() for s in family.schedules}, "model.noise_schedule")
+    _choice(config.model.noise_schedule, {"auto", *(s for family in NOISE_FAMILIES.values() for s in family.schedules)}, "model.noise_schedule")
     _choice(config.model.backbone, {"auto", *BACKBONES}, "model.backbone")
     _choice(config.model.head, HEADS, "model.head")
     _choice(optim.mixed_precision, {"no", "fp16", "bf16"}, "optim.mixed_precision")

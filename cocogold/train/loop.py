@@ -94,17 +94,18 @@ def training_loader(dataset: Dataset, config: TrainConfig) -> tuple:
 def training_head(config: TrainConfig, device, weight_dtype=torch.float32):
     "The head `config.model.head` names on the backbone of `config.model.base`, prepared for training on `device`."
     model, data = config.model, config.data
-    backbone = load_backbone(model.base, model.backbone, seed=config.run.seed, sample_size=data.size)
+    backbone = load_backbone(model.base, model.backbone, seed=config.run.seed, sample_size=data.size, options=model.backbone_options)
     if data.size % backbone.vae_scale_factor:
         raise ValueError(f"data.size={data.size} must be a multiple of {backbone.vae_scale_factor}, "
                          f"the downsampling factor of the VAE of {model.base}")
     family = NOISE_FAMILIES[backbone.noise_family]
-    if model.noise_schedule not in family.schedules:
-        raise ValueError(f"model.noise_schedule={model.noise_schedule!r} is not a schedule of the {family.name} noise family: {family.schedules}")
+    schedule = family.schedules[0] if model.noise_schedule == "auto" else model.noise_schedule
+    if schedule not in family.schedules:
+        raise ValueError(f"model.noise_schedule={schedule!r} is not a schedule of the {family.name} noise family: {family.schedules}")
     settings = head_settings(config)  # a head on frozen features takes its own section
     with torch.random.fork_rng():  # a head's new weights are drawn from the run's seed
         torch.manual_seed(config.run.seed)
-        head = HEADS[model.head](backbone, family.from_schedule(model.noise_schedule), config.objective.selected(), data.codec(),
+        head = HEADS[model.head](backbone, family.from_schedule(schedule), config.objective.selected(), data.codec(),
                                  *(() if settings is None else (settings,)))
     head.prepare_training(device, weight_dtype, model.freeze_cross_attention, model.gradient_checkpointing)
     return head
