@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['instance_masks', 'referring_choice', 'plot_referring_choice']
 
-# %% ../nbs/16e_referring.ipynb #e8c6d2df
+# %% ../nbs/16e_referring.ipynb #5013b371
 import numpy as np
 import torch
 from matplotlib.figure import Figure
@@ -16,7 +16,7 @@ from .dataset import SegmentationDataset, resize_mask
 from .evaluate import read_sample
 from .metrics import mask_counts
 
-# %% ../nbs/16e_referring.ipynb #dfe642c9
+# %% ../nbs/16e_referring.ipynb #8a773033
 def instance_masks(record, box, size: int, instances) -> np.ndarray:
     "bool [len(instances), size, size]: the masks of `instances` (positions in `record`) in the square `box`, resized to `size`."
     x0, y0, x1, y1 = box
@@ -26,7 +26,7 @@ def instance_masks(record, box, size: int, instances) -> np.ndarray:
     square[:, cy0 - y0:cy1 - y0, cx0 - x0:cx1 - x0] = full[:, cy0:cy1, cx0:cx1]
     return np.stack([resize_mask(m, size) for m in square]) if len(square) else np.zeros((0, size, size), bool)
 
-# %% ../nbs/16e_referring.ipynb #ada55440
+# %% ../nbs/16e_referring.ipynb #31591e94
 def _iou_of(pred: np.ndarray, mask: np.ndarray) -> float:
     intersection, union = mask_counts(pred, mask)
     return intersection / union if union else 0.0

@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['REFER_COLOURS', 'SCENE_KINDS', 'draw_referring_scene', 'make_synthetic_refer']
 
-# %% ../nbs/02b_synth_refer.ipynb #0bba3e3e
+# %% ../nbs/02b_synth_refer.ipynb #4bf9bcc9
 import json
 import pickle
 from pathlib import Path
@@ -15,7 +15,7 @@ from PIL import Image
 
 from .synth import CATEGORY_STYLES, SYNTH_CATEGORIES, _SHAPES, _background, _polygon_mask, _texture
 
-# %% ../nbs/02b_synth_refer.ipynb #b531c40a
+# %% ../nbs/02b_synth_refer.ipynb #5e624100
 REFER_COLOURS = {"red": (215, 30, 30), "green": (30, 170, 50), "blue": (35, 70, 215), "yellow": (240, 215, 25),
                  "white": (245, 245, 245), "black": (20, 20, 20)}  # colour name -> RGB of the colour scenes
 SCENE_KINDS = ("colour", "position", "size")
@@ -68,7 +68,7 @@ def draw_referring_scene(rng, width: int, height: int, name: str, kind: str) -> 
     pixels = pixels + rng.normal(0, 4, pixels.shape)
     return np.clip(pixels, 0, 255).astype(np.uint8), objects
 
-# %% ../nbs/02b_synth_refer.ipynb #be21fabe
+# %% ../nbs/02b_synth_refer.ipynb #246ddd09
 def _refer_category_table(names) -> list:
     "COCO category dicts for the thing categories `names` of `cocogold.synth.SYNTH_CATEGORIES`."
     known = {n: (i, s) for i, n, s, thing in SYNTH_CATEGORIES if thing}

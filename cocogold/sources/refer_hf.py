@@ -6,7 +6,7 @@
 __all__ = ['COCO_THING_CATEGORIES', 'REFER_ROW_LAYOUTS', 'load_refer_rows', 'jxu124_as_refer', 'lmms_as_refer', 'RowsReferSource',
            'open_refer_rows', 'refer_to_jxu124_rows', 'refer_to_lmms_rows']
 
-# %% ../../nbs/03e_refer_hf.ipynb #7ee36ab7
+# %% ../../nbs/03e_refer_hf.ipynb #3f7a50ae
 import json
 import re
 import tempfile
@@ -20,7 +20,7 @@ from .base import register_source
 from .hf import _read_hf_image
 from .refer import ReferSource, load_plain_pickle
 
-# %% ../../nbs/03e_refer_hf.ipynb #5fa0a2d3
+# %% ../../nbs/03e_refer_hf.ipynb #435eae93
 COCO_THING_CATEGORIES = {  # COCO category id -> name, the 80 thing categories of COCO 2014 / 2017
     1: "person", 2: "bicycle", 3: "car", 4: "motorcycle", 5: "airplane", 6: "bus", 7: "train", 8: "truck", 9: "boat",
     10: "traffic light", 11: "fire hydrant", 13: "stop sign", 14: "parking meter", 15: "bench", 16: "bird", 17: "cat",
@@ -34,7 +34,7 @@ COCO_THING_CATEGORIES = {  # COCO category id -> name, the 80 thing categories o
     77: "cell phone", 78: "microwave", 79: "oven", 80: "toaster", 81: "sink", 82: "refrigerator", 84: "book",
     85: "clock", 86: "vase", 87: "scissors", 88: "teddy bear", 89: "hair drier", 90: "toothbrush"}
 
-# %% ../../nbs/03e_refer_hf.ipynb #76b38ab3
+# %% ../../nbs/03e_refer_hf.ipynb #0b0293a4
 _SPLIT_ALIASES = [{"val", "validation"}, {"testA", "test"}]
 
 
@@ -64,7 +64,7 @@ def load_refer_rows(root: str = "", split: str = "validation", data_files=()):
         rows = rows.filter(lambda s: s in wanted, input_columns="split")
     return rows
 
-# %% ../../nbs/03e_refer_hf.ipynb #5a151f50
+# %% ../../nbs/03e_refer_hf.ipynb #0132e336
 _JXU124_COLUMNS = ("ref_id", "ann_id", "image_id", "sentences", "raw_anns", "raw_image_info", "image_path")
 _LMMS_COLUMNS = ("image", "file_name", "segmentation", "answer")
 
@@ -117,7 +117,7 @@ def lmms_as_refer(rows, split: str) -> tuple:
                          sentences=[dict(sent=a, raw=a, sent_id=10 * (k + 1) + j) for j, a in enumerate(row["answer"])]))
     return dict(images=list(images.values()), annotations=annotations, categories=[dict(id=1, name="object")]), refs, first_row
 
-# %% ../../nbs/03e_refer_hf.ipynb #597ef378
+# %% ../../nbs/03e_refer_hf.ipynb #8ae9d109
 REFER_ROW_LAYOUTS = ("jxu124", "lmms")
 
 
@@ -163,7 +163,7 @@ def open_refer_rows(root: str = "", split: str = "validation", data_files=(), im
 
 register_source("refcoco-hf", open_refer_rows)
 
-# %% ../../nbs/03e_refer_hf.ipynb #baafc559
+# %% ../../nbs/03e_refer_hf.ipynb #ae9f94cd
 def _refer_parts(root, refer_dataset: str, split_by: str) -> tuple:
     "(images by id, annotations by id, refs) of a REFER folder."
     instances = json.loads((Path(root)/refer_dataset/"instances.json").read_text())
