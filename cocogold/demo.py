@@ -25,7 +25,8 @@ from .queries import BLOG_CATEGORIES
 from .sources.coco import open_coco
 from .core import cli, to_signed, to_unit
 from .dataset import CocoSegmentation
-from .evaluate import evaluate_pipeline, summary_markdown
+from .evaluate import evaluate_pipeline
+from .metrics import summary_markdown
 from .pipeline import CocogoldPipeline
 from .postprocess import show_grid
 from .synth import make_synthetic_coco

@@ -11,7 +11,7 @@ import torch
 
 from .backbones.base import decode_latents, encode_images
 from .core import to_signed, to_unit
-from .evaluate import mask_iou
+from .metrics import mask_iou
 from .postprocess import read_mask
 from .targets import paint_target
 

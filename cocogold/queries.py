@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['BLOG_CATEGORIES', 'ANY_KEY', 'QUERIES', 'prompt_templates', 'make_prompt', 'default_categories', 'QueryPlan', 'Query',
-           'CategoryQuery', 'WholeMaskQuery', 'register_query', 'make_query']
+           'CategoryQuery', 'WholeMaskQuery', 'register_query', 'make_query', 'ReferringQuery']
 
 # %% ../nbs/04_queries.ipynb #14a38a78
 import inspect
@@ -181,3 +181,51 @@ def make_query(name: str, category_names: list, **options):
 
 register_query("category", CategoryQuery)
 register_query("whole-mask", WholeMaskQuery)
+
+# %% ../nbs/04_queries.ipynb #90193054
+class ReferringQuery:
+    """A sample asks for the instance one referring expression names (`ImageRecord.expressions`, given by a referring
+    source): one item per expression, the mask that instance alone, the prompt its sentence, the label its category."""
+    empty_reason = "image without a referring expression"
+    default_crop = "whole"  # the crop mode of its datasets (cocogold.crops.CROP_MODES): the whole image, padded
+
+    def __init__(self, category_names: list = ()):
+        self.category_names, self.categories = list(category_names), list(category_names)
+
+    def plan(self, source: IndexedSource, rows) -> QueryPlan:
+        "One item per expression of the images of `rows` (key: its position in the record), all in one group."
+        starts = getattr(source, "expression_start", None)
+        if starts is None:
+            raise ValueError(f"{type(source).__name__} has no referring expressions: the 'refer' query needs a referring source (refcoco, refcoco-hf)")
+        rows = np.asarray(rows, np.int64)
+        counts = np.diff(np.asarray(starts))[rows]
+        item_rows = np.repeat(rows, counts)
+        keys = np.arange(len(item_rows)) - np.repeat(np.cumsum(counts) - counts, counts)
+        return QueryPlan(item_rows, keys, [(item_rows, keys)] if len(item_rows) else [])
+
+    def record_keys(self, record: ImageRecord) -> list:
+        "The positions of `record`'s expressions."
+        return list(range(len(record.expressions)))
+
+    def eligible(self, record: ImageRecord, key: int) -> np.ndarray:
+        "bool [K]: only the instance expression `key` names."
+        eligible = np.zeros(len(record), bool)
+        eligible[record.expressions[key].segment] = True
+        return eligible
+
+    def mask_instances(self, record: ImageRecord, chosen: int, usable: list, key: int) -> list:
+        "The referred instance alone."
+        return [record.expressions[key].segment]
+
+    def label(self, record: ImageRecord, chosen: int, key: int, rng: np.random.Generator) -> tuple:
+        "`(sentence, category of the referred instance)`."
+        expression = record.expressions[key]
+        return expression.sentence, self.category_names[int(record.categories[expression.segment])]
+
+    def sample_ids(self, record: ImageRecord, key: int) -> dict:
+        "The ids of expression `key` a sample carries: `ref_id` and `sentence_id`."
+        expression = record.expressions[key]
+        return dict(ref_id=expression.ref_id, sentence_id=expression.sentence_id)
+
+
+register_query("refer", ReferringQuery)

@@ -11,7 +11,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 LIB = ROOT / "cocogold"
-BACKBONE_NAMES = re.compile(r"UNet2DConditionModel|conv_in|attn2|CLIPTextModel\b|alphas_cumprod")
+BACKBONE_NAMES = re.compile(r"UNet2DConditionModel|conv_in|attn2|CLIPTextModel\b|alphas_cumprod"
+                            r"|SD3Transformer2DModel|CLIPTextModelWithProjection|T5EncoderModel|pos_embed|FlowMatchEuler")
 ALLOWED = re.compile(r"backbones/|noise\.py|tiny_base\.py")
 MAX_LINES = 450
 
@@ -63,5 +64,6 @@ def test_modules_stay_small():
 def test_the_scan_can_fail():
     "The rules catch what they are meant to: an SD2 name in a general module, and only there."
     assert BACKBONE_NAMES.search("unet.conv_in.weight") and BACKBONE_NAMES.search("blocks.0.attn2.to_k")
+    assert BACKBONE_NAMES.search("transformer.pos_embed.proj") and BACKBONE_NAMES.search("T5EncoderModel")
     assert not ALLOWED.search("cocogold/pipeline.py") and ALLOWED.search("cocogold/backbones/sd2.py")
     assert notebook_of(LIB / "pipeline.py") < notebook_of(LIB / "heads.py")

@@ -7,6 +7,7 @@ __all__ = ['BACKBONES', 'Conditioning', 'vae_scale_factor', 'encode_images', 'de
            'register_backbone', 'backbone_class', 'detect_backbone', 'is_hub_id', 'hub_errors', 'load_backbone']
 
 # %% ../../nbs/10_backbones.ipynb #107f8df0
+import inspect
 import json
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -207,10 +208,17 @@ def hub_errors(path_or_id):
                       f"(`hf download {path_or_id} --local-dir FOLDER`) and pass FOLDER") from None
 
 
-def load_backbone(base: str, name: str = "auto", seed: int = 0, sample_size: int = 64) -> Backbone:
+def load_backbone(base: str, name: str = "auto", seed: int = 0, sample_size: int = 64, options: dict | None = None) -> Backbone:
     """The backbone `name` ("auto": detected, SD2 for 'tiny' and hub ids) of `base`: 'tiny' (built from configs,
-    seeded by `seed`, for images of `sample_size` pixels), a diffusers folder or a hub id."""
-    if base == "tiny": return backbone_class("sd2" if name == "auto" else name).tiny(seed, sample_size)
+    seeded by `seed`, for images of `sample_size` pixels), a diffusers folder or a hub id. `options` are keyword
+    arguments of the backbone's `from_pretrained` (e.g. SD3's `with_t5`); a ValueError names the valid ones."""
+    if base == "tiny":
+        if options: raise ValueError(f"backbone options {sorted(options)} apply to a loaded base, not to 'tiny'")
+        return backbone_class("sd2" if name == "auto" else name).tiny(seed, sample_size)
     if not (Path(base).is_dir() or is_hub_id(base)):
         raise ValueError(f"unknown base {base!r}: not 'tiny', an existing folder, or a hub id like 'org/name'")
-    with hub_errors(base): return backbone_class(detect_backbone(base) if name == "auto" else name).from_pretrained(base)
+    cls = backbone_class(detect_backbone(base) if name == "auto" else name)
+    valid = [p for p in inspect.signature(cls.from_pretrained).parameters if p not in ("path_or_id", "torch_dtype")]
+    unknown = sorted(set(options or {}) - set(valid))
+    if unknown: raise ValueError(f"backbone {cls.name!r} has no option {', '.join(map(repr, unknown))}; its options: {valid or 'none'}")
+    with hub_errors(base): return cls.from_pretrained(base, **(options or {}))

@@ -38,11 +38,11 @@ def widen_conv_in(unet: UNet2DConditionModel) -> UNet2DConditionModel:
 _TOKENIZER_FILE_SETS = (("tokenizer.json",), ("vocab.json", "merges.txt"))
 
 
-def check_tokenizer_files(path_or_id) -> None:
-    """Raise a FileNotFoundError naming the folder unless `path_or_id/tokenizer` holds `tokenizer.json` or both
+def check_tokenizer_files(path_or_id, subfolder: str = "tokenizer") -> None:
+    """Raise a FileNotFoundError naming the folder unless `path_or_id/subfolder` holds `tokenizer.json` or both
     `vocab.json` and `merges.txt`. A hub id (not a local folder) is not checked: the hub holds the files."""
     if not Path(path_or_id).is_dir(): return
-    folder = Path(path_or_id)/"tokenizer"
+    folder = Path(path_or_id)/subfolder
     if any(all((folder/f).is_file() for f in files) for files in _TOKENIZER_FILE_SETS): return
     raise FileNotFoundError(f"tokenizer folder {folder} has neither tokenizer.json nor vocab.json + merges.txt: "
                             "copy in the tokenizer files the model was saved with")

@@ -28,12 +28,12 @@ from ..backbones.base import load_backbone
 from ..config import parse_config_args
 from ..core import to_signed, to_unit, user_errors
 from ..dataset import SegmentationDataset, open_dataset
-from ..evaluate import SegmentationScores
+from ..metrics import SegmentationScores
 from ..heads import HEADS
 from ..noise import NOISE_FAMILIES
 from ..postprocess import show_grid
 from .checkpoints import checkpoints, load_checkpoint, prepare_run_folder, run_lock, save_checkpoint, write_run_files
-from .config import LEGACY_FLAGS, PRESETS, TrainConfig, check_config, flat_config
+from .config import LEGACY_FLAGS, PRESETS, TrainConfig, check_config, flat_config, head_settings
 from .model_card import check_push, push_model, write_model_card
 from PIL import Image
 
@@ -94,14 +94,19 @@ def training_loader(dataset: Dataset, config: TrainConfig) -> tuple:
 def training_head(config: TrainConfig, device, weight_dtype=torch.float32):
     "The head `config.model.head` names on the backbone of `config.model.base`, prepared for training on `device`."
     model, data = config.model, config.data
-    backbone = load_backbone(model.base, model.backbone, seed=config.run.seed, sample_size=data.size)
+    backbone = load_backbone(model.base, model.backbone, seed=config.run.seed, sample_size=data.size, options=model.backbone_options)
     if data.size % backbone.vae_scale_factor:
         raise ValueError(f"data.size={data.size} must be a multiple of {backbone.vae_scale_factor}, "
                          f"the downsampling factor of the VAE of {model.base}")
     family = NOISE_FAMILIES[backbone.noise_family]
-    if model.noise_schedule not in family.schedules:
-        raise ValueError(f"model.noise_schedule={model.noise_schedule!r} is not a schedule of the {family.name} noise family: {family.schedules}")
-    head = HEADS[model.head](backbone, family.from_schedule(model.noise_schedule), config.objective.selected(), data.codec())
+    schedule = family.schedules[0] if model.noise_schedule == "auto" else model.noise_schedule
+    if schedule not in family.schedules:
+        raise ValueError(f"model.noise_schedule={schedule!r} is not a schedule of the {family.name} noise family: {family.schedules}")
+    settings = head_settings(config)  # a head on frozen features takes its own section
+    with torch.random.fork_rng():  # a head's new weights are drawn from the run's seed
+        torch.manual_seed(config.run.seed)
+        head = HEADS[model.head](backbone, family.from_schedule(schedule), config.objective.selected(), data.codec(),
+                                 *(() if settings is None else (settings,)))
     head.prepare_training(device, weight_dtype, model.freeze_cross_attention, model.gradient_checkpointing)
     return head
 
