@@ -24,7 +24,7 @@ from matplotlib import colormaps
 from PIL import Image
 
 from .core import cli, load_rgb
-from .pipeline import CocogoldPipeline
+from .pipeline import CocogoldPipeline, load_pipeline, model_head
 from .postprocess import overlay_mask
 from .targets import DEFAULT_THRESHOLDS
 
@@ -250,7 +250,10 @@ def cocogold_app(model: Param("cocogold model folder (default: the bundled demo 
     "Serve a page to segment what a prompt names in an uploaded image with MODEL; an API endpoint /segment for gradio_client."
     try: _gradio()  # before the model loads
     except ImportError as e: raise SystemExit(f"cocogold_app: error: {e}") from None
-    pipe = CocogoldPipeline.from_pretrained(model or BUNDLED_MODEL)
+    path = model or BUNDLED_MODEL
+    if model_head(path) != "painted":  # the grounding and VPD heads' pipelines have other settings
+        raise ValueError(f"cocogold_app serves painted-head models (SD2, SD3); {path} has head {model_head(path)!r}")
+    pipe = load_pipeline(path)  # the painted pipeline of the model's backbone
     pipe.set_progress_bar_config(disable=True)
     examples = bundled_examples() if model is None else []
     _logger.info("cocogold_app: serving %s on http://%s:%d (Ctrl-C stops)", model or "the bundled demo model", host, port)
