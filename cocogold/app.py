@@ -24,7 +24,7 @@ from matplotlib import colormaps
 from PIL import Image
 
 from .core import cli, load_rgb
-from .pipeline import CocogoldPipeline
+from .pipeline import CocogoldPipeline, load_pipeline, model_head
 from .postprocess import overlay_mask
 from .targets import DEFAULT_THRESHOLDS
 
@@ -127,14 +127,15 @@ def _read_back_threshold(pipe: CocogoldPipeline, threshold: float | None):
 def segment(pipe: CocogoldPipeline, image: Image.Image, prompt: str, steps: int | None = None, ensemble_size: int = 1,
             processing_resolution: int | None = None, threshold: float | None = None, seed: int = 0) -> Segmentation:
     """Segment what `prompt` names in `image` (PIL RGB) with `pipe`; None settings are the model's defaults.
-    Raises a ValueError naming the setting for an empty prompt or an invalid setting."""
-    if not isinstance(prompt, str) or not prompt.strip(): raise ValueError("prompt is empty: type what to segment, e.g. 'dog'")
+    An empty prompt is the model's `fixed_prompt` for a class-agnostic model, else a ValueError, as is an invalid setting."""
+    prompt = prompt.strip() if isinstance(prompt, str) else ""
+    if not prompt and pipe.config.fixed_prompt is None: raise ValueError("prompt is empty: type what to segment, e.g. 'dog'")
     if threshold is not None and not 0 <= threshold <= 1: raise ValueError(f"threshold must be in [0, 1], got {threshold}")
     single_step = pipe.config.prediction_mode == "single_step"
     ensemble_size = 1 if single_step else int(ensemble_size)
     tick = time.perf_counter()
     with _read_back_threshold(pipe, threshold):
-        out = pipe(image, prompt.strip(), num_inference_steps=None if steps is None else int(steps), ensemble_size=ensemble_size,
+        out = pipe(image, prompt or None, num_inference_steps=None if steps is None else int(steps), ensemble_size=ensemble_size,
                    processing_resolution=None if processing_resolution is None else int(processing_resolution),
                    generator=torch.Generator().manual_seed(int(seed)), output_uncertainty=ensemble_size > 1)
     seconds = time.perf_counter() - tick
@@ -195,7 +196,9 @@ def build_app(pipe: CocogoldPipeline, examples: list = (), max_pixels: int = MAX
         with gr.Row():
             with gr.Column():
                 image = _upload_component(gr)
-                prompt = gr.Textbox(label="what to segment", placeholder="e.g. dog", max_lines=1, elem_id="prompt")
+                own_prompt = pipe.config.fixed_prompt
+                prompt = gr.Textbox(label="what to segment", max_lines=1, elem_id="prompt",
+                                    placeholder="e.g. dog" if own_prompt is None else f"empty: this model's own prompt, {own_prompt!r}")
                 button = gr.Button("Segment", variant="primary", elem_id="segment")
                 with gr.Accordion("settings (the model's defaults)", open=False):
                     fixed = "does not apply: this model predicts in one deterministic step" if d.single_step else None
@@ -247,7 +250,10 @@ def cocogold_app(model: Param("cocogold model folder (default: the bundled demo 
     "Serve a page to segment what a prompt names in an uploaded image with MODEL; an API endpoint /segment for gradio_client."
     try: _gradio()  # before the model loads
     except ImportError as e: raise SystemExit(f"cocogold_app: error: {e}") from None
-    pipe = CocogoldPipeline.from_pretrained(model or BUNDLED_MODEL)
+    path = model or BUNDLED_MODEL
+    if model_head(path) != "painted":  # the grounding and VPD heads' pipelines have other settings
+        raise ValueError(f"cocogold_app serves painted-head models (SD2, SD3); {path} has head {model_head(path)!r}")
+    pipe = load_pipeline(path)  # the painted pipeline of the model's backbone
     pipe.set_progress_bar_config(disable=True)
     examples = bundled_examples() if model is None else []
     _logger.info("cocogold_app: serving %s on http://%s:%d (Ctrl-C stops)", model or "the bundled demo model", host, port)
