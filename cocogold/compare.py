@@ -21,7 +21,8 @@ from matplotlib.figure import Figure
 from .config import apply_overrides
 from .core import cli
 from .demo import DIFFUSION_SETTINGS, DemoConfig, demo_train_config, make_splits, optimizer_seconds, split_dataset
-from .diagnostics import calibrate_threshold
+from .daam import DAAM_THRESHOLDS, daam_method
+from .diagnostics import CANDIDATE_THRESHOLDS, calibrate_threshold
 from .evaluate import evaluate_pipeline
 from .pipeline import load_pipeline
 from .train.loop import train, training_head
@@ -35,8 +36,9 @@ class Method:
     name: str
     overrides: dict = field(default_factory=dict)
     settings: tuple = ((None, 1),)   # (denoising steps or None for the model's, ensemble size) tried on validation
-    calibrate: bool = False          # pick the painted read-back threshold on validation too
+    calibrate: bool = False          # pick the read-back threshold on validation too
     build: Callable | None = None
+    thresholds: tuple = CANDIDATE_THRESHOLDS  # the thresholds `calibrate` tries
 
     @property
     def trained(self) -> bool: return self.build is None
@@ -56,6 +58,7 @@ register_method(Method("painted-diffusion", {"objective.name": "diffusion"}, DIF
 register_method(Method("grounding", {"model.head": "grounding", "optim.lr": 1e-3}))
 register_method(Method("grounding-attention", {"model.head": "grounding", "grounding.attention": True, "optim.lr": 1e-3}))
 register_method(Method("vpd", {"model.head": "vpd", "optim.lr": 1e-3}))
+register_method(Method("daam", build=daam_method, calibrate=True, thresholds=DAAM_THRESHOLDS))
 
 # %% ../nbs/18a_compare.ipynb #d74d90f2
 @dataclass
@@ -112,8 +115,9 @@ def score_method(method: Method, pipeline, datasets: dict, config: CompareConfig
     best = None
     for steps, ensemble in method.settings:
         if method.calibrate:
-            threshold, _ = calibrate_threshold(pipeline, datasets["val"], len(datasets["val"]), steps or pipeline.config.default_denoising_steps,
-                                               config.demo.seed)
+            threshold, _ = calibrate_threshold(pipeline, datasets["val"], len(datasets["val"]),
+                                               steps or getattr(pipeline.config, "default_denoising_steps", None), config.demo.seed,
+                                               method.thresholds)
             pipeline.register_to_config(threshold=threshold)
         val = _scores(pipeline, datasets["val"], config, steps, ensemble)["miou"]
         if best is None or val > best[0]: best = (val, steps, ensemble, getattr(pipeline.config, "threshold", None))

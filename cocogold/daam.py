@@ -21,7 +21,7 @@ from diffusers.utils.torch_utils import randn_tensor
 
 from .backbones.base import Backbone, backbone_class, load_backbone
 from .noise import NOISE_FAMILIES
-from .pipeline import CocogoldOutput, CocogoldPipeline, _as_list, _check_image, _collect
+from .pipeline import CocogoldOutput, CocogoldPipeline, _collect, image_prompt_lists
 from .postprocess import ensemble_masks, open_mask
 
 # %% ../nbs/15b_daam.ipynb #a762aaab
@@ -147,14 +147,7 @@ class DAAMPipeline:
 def _check_inputs(self: DAAMPipeline, image, prompt, num_inference_steps, ensemble_size: int, processing_resolution: int,
                   batch_size: int, generator, output_type: str) -> tuple[list, list]:
     "The images and their prompts as two lists of equal length; a ValueError naming the argument otherwise."
-    images = _as_list(image)
-    if not images: raise ValueError("image is empty: pass at least one image")
-    for i, img in enumerate(images): _check_image(img, f"image[{i}]")
-    prompts = [prompt] * len(images) if isinstance(prompt, str) else list(prompt)
-    if len(prompts) != len(images):
-        raise ValueError(f"prompt has {len(prompts)} entries for {len(images)} images: pass one prompt per image or a single str")
-    for i, p in enumerate(prompts):
-        if not isinstance(p, str) or not p.strip(): raise ValueError(f"prompt[{i}] is empty or not a str: {p!r}")
+    images, prompts = image_prompt_lists(image, prompt)
     if num_inference_steps is not None and num_inference_steps < 1: raise ValueError(f"num_inference_steps must be >= 1, got {num_inference_steps}")
     if ensemble_size < 1: raise ValueError(f"ensemble_size must be >= 1, got {ensemble_size}")
     if processing_resolution < 1 or processing_resolution % self.backbone.vae_scale_factor:

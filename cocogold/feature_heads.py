@@ -19,7 +19,7 @@ from fastcore.basics import patch
 
 from .backbones.base import Backbone, Conditioning, backbone_class
 from .noise import NOISE_FAMILIES
-from .pipeline import CocogoldOutput, CocogoldPipeline, _as_list, _check_image, _collect
+from .pipeline import CocogoldOutput, CocogoldPipeline, _collect, image_prompt_lists
 
 # %% ../nbs/15_feature_heads.ipynb #159e79c8
 def denoiser_taps(backbone: Backbone, image_latent: torch.Tensor, conditioning: Conditioning, timestep: int = 1,
@@ -123,14 +123,7 @@ class FeatureHeadPipeline(DiffusionPipeline):
 def check_inputs(self: FeatureHeadPipeline, image, prompt, ensemble_size: int, processing_resolution: int,
                   batch_size: int, output_type: str) -> tuple[list, list]:
     "The images and their prompts as two lists of equal length; a ValueError naming the argument otherwise."
-    images = _as_list(image)
-    if not images: raise ValueError("image is empty: pass at least one image")
-    for i, img in enumerate(images): _check_image(img, f"image[{i}]")
-    prompts = [prompt] * len(images) if isinstance(prompt, str) else list(prompt)
-    if len(prompts) != len(images):
-        raise ValueError(f"prompt has {len(prompts)} entries for {len(images)} images: pass one prompt per image or a single str")
-    for i, p in enumerate(prompts):
-        if not isinstance(p, str) or not p.strip(): raise ValueError(f"prompt[{i}] is empty or not a str: {p!r}")
+    images, prompts = image_prompt_lists(image, prompt)
     if ensemble_size < 1: raise ValueError(f"ensemble_size must be >= 1, got {ensemble_size}")
     if processing_resolution is None or processing_resolution < 0 or processing_resolution % self.vae_scale_factor:
         raise ValueError(f"processing_resolution must be 0 (native) or a positive multiple of {self.vae_scale_factor}, got {processing_resolution}")

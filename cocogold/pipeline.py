@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['PREDICTION_MODES', 'DEFAULT_DENOISING_STEPS', 'DEFAULT_PROCESSING_RESOLUTION', 'HEAD_PIPELINES', 'CocogoldOutput',
-           'check_painted_settings', 'CocogoldPipeline', 'ImageBatch', 'model_head', 'load_pipeline', 'output_paths',
-           'predict_files', 'written_line', 'cocogold_predict']
+           'check_painted_settings', 'CocogoldPipeline', 'image_prompt_lists', 'ImageBatch', 'model_head',
+           'load_pipeline', 'output_paths', 'predict_files', 'written_line', 'cocogold_predict']
 
 # %% ../nbs/12_pipeline.ipynb #20c658ce
 import importlib
@@ -167,22 +167,30 @@ def _check_image(img, name: str):
     if is_float and (img.min() < 0 or img.max() > 1): raise ValueError(f"{name} has float values outside [0, 1]")
 
 
-@patch
-def check_inputs(self: CocogoldPipeline, image, prompt, num_inference_steps: int, ensemble_size: int,
-                 processing_resolution: int, batch_size: int, generator, latents, output_type: str) -> tuple[list, list]:
-    "The images and their prompts as two lists of equal length; a ValueError naming the argument otherwise."
+def image_prompt_lists(image, prompt, fixed_prompt: str | None = None) -> tuple[list, list]:
+    """The images (`image`: one image, a list, or a 4-D batch) and their prompts (one str for all, or one each) as two
+    lists of equal length; a ValueError naming the argument otherwise. A class-agnostic model's `fixed_prompt` stands
+    in for a missing `prompt` and may be empty; any other prompt must be a non-empty str."""
     images = _as_list(image)
     if not images: raise ValueError("image is empty: pass at least one image")
     for i, img in enumerate(images): _check_image(img, f"image[{i}]")
     if prompt is None:
-        if self.config.fixed_prompt is None:
+        if fixed_prompt is None:
             raise ValueError("prompt is required: this model is prompt-conditioned (its config has no fixed_prompt); name what to segment")
-        prompt = self.config.fixed_prompt
+        prompt = fixed_prompt
     prompts = [prompt] * len(images) if isinstance(prompt, str) else list(prompt)
     if len(prompts) != len(images):
         raise ValueError(f"prompt has {len(prompts)} entries for {len(images)} images: pass one prompt per image or a single str")
     for i, p in enumerate(prompts):
-        if not isinstance(p, str) or (not p.strip() and p != self.config.fixed_prompt): raise ValueError(f"prompt[{i}] is empty or not a str: {p!r}")
+        if not isinstance(p, str) or (not p.strip() and p != fixed_prompt): raise ValueError(f"prompt[{i}] is empty or not a str: {p!r}")
+    return images, prompts
+
+
+@patch
+def check_inputs(self: CocogoldPipeline, image, prompt, num_inference_steps: int, ensemble_size: int,
+                 processing_resolution: int, batch_size: int, generator, latents, output_type: str) -> tuple[list, list]:
+    "The images and their prompts as two lists of equal length; a ValueError naming the argument otherwise."
+    images, prompts = image_prompt_lists(image, prompt, self.config.fixed_prompt)
     if num_inference_steps is None or num_inference_steps < 1: raise ValueError(f"num_inference_steps must be >= 1, got {num_inference_steps}")
     if ensemble_size < 1: raise ValueError(f"ensemble_size must be >= 1, got {ensemble_size}")
     if processing_resolution is None or processing_resolution < 0 or processing_resolution % self.vae_scale_factor:

@@ -10,7 +10,6 @@ through its `/segment` endpoint with `gradio_client`, and opened in headless Chr
   shows the mask over an uploaded image after Segment, and shows the empty-prompt message in the page.
   A screenshot is saved to `_docs/app_screenshot.png` (`_docs/` is the build folder the docs test writes to)."""
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -25,7 +24,6 @@ from PIL import Image
 
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import Client, handle_file  # noqa: E402
-from selenium import webdriver  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
@@ -115,23 +113,6 @@ def test_bad_inputs_give_messages_and_the_server_keeps_serving(client, tmp_path)
         with pytest.raises(AppError, match=message):
             client.predict(handle_file(str(path)), bad_prompt, api_name="/segment")
     assert api_mask(client, example, prompt).shape == (64, 64)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    "Headless Chromium driven by chromedriver, with the browser console log enabled."
-    chromium = next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
-    driver_bin = shutil.which("chromedriver")
-    assert chromium and driver_bin, "install Debian packages chromium and chromium-driver (make test does)"
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = chromium
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,1000"):
-        opts.add_argument(arg)
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(options=opts, service=webdriver.ChromeService(executable_path=driver_bin))
-    driver.set_page_load_timeout(90)
-    yield driver
-    driver.quit()
 
 
 def loaded_image(driver, selector):

@@ -8,7 +8,6 @@ ignored. A screenshot of the home page is saved to `_docs/screenshot.png`."""
 import http.server
 import json
 import re
-import shutil
 import sys
 import threading
 import urllib.error
@@ -18,7 +17,6 @@ from pathlib import Path
 from urllib.parse import urldefrag, urlparse
 
 import pytest
-from selenium import webdriver
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "_docs"
@@ -50,23 +48,6 @@ def site(build_problems):
     yield f"http://127.0.0.1:{server.server_port}/"
     server.shutdown()
     server.server_close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    "Headless Chromium driven by chromedriver, with the browser console log enabled."
-    chromium = next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
-    driver_bin = shutil.which("chromedriver")
-    assert chromium and driver_bin, "install Debian packages chromium and chromium-driver (make test does)"
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = chromium
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,1000"):
-        opts.add_argument(arg)
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(options=opts, service=webdriver.ChromeService(executable_path=driver_bin))
-    driver.set_page_load_timeout(60)
-    yield driver
-    driver.quit()
 
 
 @lru_cache(maxsize=None)
