@@ -13,7 +13,6 @@ import random
 import sys
 from contextlib import contextmanager
 from functools import wraps
-from pathlib import Path
 
 import numpy as np
 import torch

@@ -7,8 +7,6 @@ __all__ = ['ENSEMBLE_MODES', 'open_mask', 'read_mask', 'ensemble_masks', 'ensemb
            'overlay_mask', 'show_grid']
 
 # %% ../nbs/11_postprocess.ipynb #e6a0f1d4
-from pathlib import Path
-
 import numpy as np
 import torch
 from matplotlib.figure import Figure

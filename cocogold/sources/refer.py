@@ -8,7 +8,6 @@ __all__ = ['REFER_DATASETS', 'REFER_IMAGE_DIR', 'load_plain_pickle', 'read_refs'
 # %% ../../nbs/03d_refer.ipynb #6af9428d
 import logging
 import pickle
-from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 

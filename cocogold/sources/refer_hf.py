@@ -12,10 +12,8 @@ import re
 import tempfile
 from pathlib import Path
 
-import numpy as np
 from pycocotools import mask as mask_utils
 
-from ..core import ImageReadError
 from .base import register_source
 from .hf import _read_hf_image
 from .refer import ReferSource, load_plain_pickle
