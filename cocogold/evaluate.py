@@ -184,6 +184,7 @@ def _check_out(out) -> Path:
 def _result_line(summary: dict, written: Path) -> str:
     "One line of what an evaluation gave: scores, samples, skips, and the files written."
     split = "".join(f", {name} mIoU {format_percent(summary[name]['miou'])}%" for name in ("seen", "unseen") if summary.get(name))
+    split += "".join(f", {group} mIoU {format_percent(s['miou'])}%" for group, s in (summary.get("per_group") or {}).items())
     skipped = summary["skipped"]
     skips = f", {skipped['count']} skipped (image ids {skipped['image_ids']})" if skipped["count"] else ""
     return (f"mIoU {format_percent(summary['miou'])}%, oIoU {format_percent(summary['oiou'])}%{split} over {summary['n_samples']} of "
@@ -216,13 +217,12 @@ class EvalConfig:
     eval: EvalOptions = option(EvalOptions(), "evaluation")
 
 
-EVAL_FLAGS = {"--model": "eval.model", "--unet": "eval.unet", "--out": "eval.out", "--split": "eval.split", "--samples": "eval.samples",
-              "--seen": "eval.seen", "--steps": "eval.steps", "--ensemble-size": "eval.ensemble_size",
-              "--batch-size": "eval.batch_size", "--seed": "eval.seed", "--head": "eval.head", "--threshold": "eval.threshold", "--dataset": "data.source", "--data-root": "data.root",
-              "--coco-root": "data.root", "--categories": "data.categories", "--size": "data.size", "--min-side": "data.min_side",
-              "--desaturate": "data.desaturate", "--difficulty": "data.difficulty", "--empty-union": "eval.empty_union",
-              "--save-predictions": "eval.save_predictions", "--refer-dataset": "data.refer_dataset", "--split-by": "data.split_by",
-              "--data-files": "data.data_files", "--image-root": "data.image_root", "--image-dir": "data.image_dir", "--crop": "data.crop"}
+EVAL_FLAGS = {
+    **{f"--{name.replace('_', '-')}": f"eval.{name}" for name in ("model", "unet", "out", "split", "samples", "seen", "steps", "ensemble_size",
+                                                                 "batch_size", "seed", "head", "threshold", "empty_union", "save_predictions")},
+    **{f"--{name.replace('_', '-')}": f"data.{name}" for name in ("categories", "size", "min_side", "desaturate", "difficulty", "refer_dataset",
+                                                                 "split_by", "data_files", "image_root", "image_dir", "crop")},
+    "--dataset": "data.source", "--data-root": "data.root", "--coco-root": "data.root"}
 
 
 def _check_numbers(options: EvalOptions) -> None:
@@ -251,11 +251,16 @@ def _evaluated_categories(config: EvalConfig, names: list, query: str = "categor
 EVAL_PIPELINES = {"trained": load_pipeline, "daam": DAAMPipeline.from_pretrained}
 
 
+def _check_head(head: str, unet: str) -> None:
+    "Refuse a `--head` that `EVAL_PIPELINES` lacks, and `--unet` with a head other than the trained model's."
+    if head not in EVAL_PIPELINES: raise ValueError(f"--head must be one of {sorted(EVAL_PIPELINES)}, not {head!r}")
+    if unet and head != "trained": raise ValueError(f"--unet replaces a painted model's UNet; --head {head} takes the base or model as --model")
+
+
 def load_eval_pipeline(model, head: str = "trained", threshold: float = 0.0, unet: str = ""):
     """The pipeline that `--head` `head` scores, loaded from `model` (`EVAL_PIPELINES`), its mask threshold set when
     `threshold` > 0; `unet` (painted only) a fine-tuned UNet folder replacing the model's."""
-    if head not in EVAL_PIPELINES: raise ValueError(f"--head must be one of {sorted(EVAL_PIPELINES)}, not {head!r}")
-    if unet and head != "trained": raise ValueError(f"--unet replaces a painted model's UNet; --head {head} takes the base or model as --model")
+    _check_head(head, unet)
     overrides = ({"threshold": threshold} if threshold > 0 else {}) | ({"unet": unet} if unet else {})
     return EVAL_PIPELINES[head](model, **overrides)
 
@@ -269,7 +274,7 @@ def evaluate_model(config: EvalConfig) -> dict:
     if not options.out: raise ValueError("--out is required: the JSON file to write, e.g. eval.json")
     out = _check_out(options.out)
     _check_numbers(options)
-    if options.head not in EVAL_PIPELINES: raise ValueError(f"--head must be one of {sorted(EVAL_PIPELINES)}, not {options.head!r}")
+    _check_head(options.head, options.unet)  # before any data is read
     source = data.open_source(options.split)
     evaluated, seen_categories, origin = _evaluated_categories(config, source.category_names, data.query_name(source))
     _logger.info("evaluating %s: %s", f"{len(evaluated)} categories" if evaluated else "every sample", origin)
