@@ -54,11 +54,12 @@ class PaintedHead:
 
     def pipeline(self, denoiser: torch.nn.Module = None, **config) -> CocogoldPipeline:
         """The inference pipeline of the head's model, with `denoiser` in place of the backbone's (an unwrapped
-        or EMA copy) and `config` overrides; key colour, desaturation and prediction mode are the head's."""
+        or EMA copy) and `config` overrides; key colour, desaturation and prediction mode are the head's, and the
+        backbone's `pipeline_settings` (SD3's T5 length) are kept too."""
         components = {**self.backbone.components(), "scheduler": self.noise.scheduler}
         if denoiser is not None: components[self.backbone.denoiser_name] = denoiser
         settings = dict(key_colour=self.codec.target, threshold=self.codec.threshold, desaturate_input=self.codec.desaturate,
-                        prediction_mode=self.objective.prediction_mode)
+                        prediction_mode=self.objective.prediction_mode, **self.backbone.pipeline_settings())
         return PAINTED_PIPELINES[self.backbone.name].from_components(components, **{**settings, **config})
 
 

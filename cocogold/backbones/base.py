@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from huggingface_hub import hf_hub_download
 from huggingface_hub.utils import HFValidationError, validate_repo_id
 
 # %% ../../nbs/10_backbones.ipynb #3877320d
@@ -139,6 +140,10 @@ class Backbone:
         "A context manager that records the denoiser's features by resolution and its cross-attention per token."
         raise NotImplementedError
 
+    def pipeline_settings(self) -> dict:
+        "Settings of this backbone instance that a trained model's pipeline keeps in its config (none by default; SD3's T5 length)."
+        return {}
+
     def frozen_modules(self) -> dict:
         "The modules that stay frozen while the denoiser is fine-tuned (VAE, text encoders), by component name."
         return {name: part for name, part in self.components().items() if isinstance(part, torch.nn.Module) and part is not self.denoiser}
@@ -169,11 +174,22 @@ def backbone_class(name: str):
     return BACKBONES[name]
 
 
-def detect_backbone(path_or_id, default: str = "sd2") -> str:
-    """The backbone name of the diffusers folder `path_or_id`, from its model_index.json: the `backbone` a cocogold
-    model records, else the backbone reading the pipeline class named there; `default` for a hub id or a folder without one."""
+def _model_index(path_or_id, cache_dir=None) -> Path | None:
+    """The model_index.json of the folder `path_or_id`, or of the hub id `path_or_id` (downloaded, or from the hub cache
+    `cache_dir` when offline); None when there is none or it cannot be fetched (loading the model will say why)."""
     index = Path(path_or_id) / "model_index.json"
-    if not index.is_file(): return default
+    if index.is_file(): return index
+    if Path(path_or_id).exists() or not is_hub_id(str(path_or_id)): return None
+    try: return Path(hf_hub_download(str(path_or_id), "model_index.json", cache_dir=cache_dir))
+    except (OSError, ValueError): return None  # offline and not cached, no such repository, or no such file
+
+
+def detect_backbone(path_or_id, default: str = "sd2", cache_dir=None) -> str:
+    """The backbone name of the diffusers folder or hub id `path_or_id`, from its model_index.json (a hub id's from the
+    hub or its cache `cache_dir`): the `backbone` a cocogold model records, else the backbone reading the pipeline class
+    named there; `default` when there is no model_index.json to read."""
+    index = _model_index(path_or_id, cache_dir)
+    if index is None: return default
     try: saved = json.loads(index.read_text())
     except json.JSONDecodeError as e: raise ValueError(f"{index} is not valid JSON: {e}") from None
     if saved.get("backbone") in BACKBONES: return saved["backbone"]

@@ -157,8 +157,9 @@ class SD3PromptEncoder:
                                add_special_tokens=True, return_tensors="pt").input_ids
         return self.text_encoder_3(ids.to(self.text_encoder_3.device))[0]
 
-    @torch.no_grad()
-    def _encode(self, prompts: list) -> tuple:
+    def embed(self, prompts: list) -> tuple:
+        """Hidden states B x (77 + T) x W and pooled B x (P_L + P_G) of `prompts` (a list of str), uncached and with
+        gradients: what pretraining the text encoders backpropagates through (`__call__` is the frozen, cached path)."""
         states, pooled = [], []
         for encoder, tokenizer in self.clips:
             output = encoder(prompt_ids(tokenizer, prompts).to(encoder.device), output_hidden_states=True)
@@ -173,7 +174,7 @@ class SD3PromptEncoder:
         prompts = [prompts] if isinstance(prompts, str) else list(prompts)
         new = [p for p in dict.fromkeys(prompts) if p not in self.cache]
         if new:
-            states, pooled = self._encode(new)
+            with torch.no_grad(): states, pooled = self.embed(new)
             self.cache.update(zip(new, zip(states, pooled)))
         self.misses += len(new)
         self.hits += len(prompts) - len(new)
@@ -207,9 +208,14 @@ class SD3Backbone(Backbone):
         return backbone
 
     @classmethod
-    def from_pretrained(cls, path_or_id, torch_dtype=None, with_t5: bool = False, reinitialise_widening: bool = False) -> "SD3Backbone":
-        "`load_sd3_components` as a backbone."
-        return cls.from_components(load_sd3_components(path_or_id, torch_dtype, with_t5, reinitialise_widening))
+    def from_pretrained(cls, path_or_id, torch_dtype=None, with_t5: bool = False, reinitialise_widening: bool = False,
+                        max_sequence_length: int = 77) -> "SD3Backbone":
+        "`load_sd3_components` as a backbone, with `max_sequence_length` T5 tokens (or zero rows without T5)."
+        return cls.from_components(load_sd3_components(path_or_id, torch_dtype, with_t5, reinitialise_widening), max_sequence_length)
+
+    def pipeline_settings(self) -> dict:
+        "The T5 length, which a trained model's `CocogoldSD3Pipeline` keeps in its config."
+        return dict(max_sequence_length=self.prompt_encoder.max_sequence_length)
 
     @property
     def vae_scale_factor(self) -> int:
