@@ -10,7 +10,7 @@ export HF_HUB_OFFLINE := 1
 export MPLBACKEND := Agg
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup browser demo results test sync docs readme clean
+.PHONY: setup browser demo results backbone-results test sync docs readme clean
 
 setup: $(STAMP)
 
@@ -35,6 +35,11 @@ results: setup
 	$(PY) tools/refresh_results.py demo_out
 	$(PY) tools/build_docs.py --readme
 
+# The backbone comparison the demo's docs quote: SD2 and SD3 bases fine-tuned for equal time -> nbs/results/backbones.json.
+backbone-results: setup
+	$(BIN)/cocogold_demo --out demo_backbones --compare-backbones --skip-comparison
+	$(PY) tools/refresh_results.py --backbones demo_backbones
+
 sync: setup
 	@before=$$(git status --porcelain); \
 	$(BIN)/nbdev_export && $(BIN)/nbdev_clean || exit 1; \
@@ -56,4 +61,4 @@ test: setup browser sync
 	$(BIN)/pytest tests
 
 clean:
-	rm -rf _docs _proc build dist *.egg-info demo_out
+	rm -rf _docs _proc build dist *.egg-info demo_out demo_backbones

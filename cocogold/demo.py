@@ -4,8 +4,9 @@
 
 # %% auto #0
 __all__ = ['UNSEEN_CATEGORIES', 'DIFFUSION_SETTINGS', 'DemoConfig', 'make_splits', 'split_dataset', 'balance_chart',
-           'demo_train_config', 'finetune', 'optimizer_seconds', 'train_for_seconds', 'compare_objectives',
-           'example_figure', 'iou_curve', 'objectives_markdown', 'report_markdown', 'run_demo', 'cocogold_demo']
+           'demo_train_config', 'finetune', 'optimizer_seconds', 'steps_within', 'train_for_seconds',
+           'compare_objectives', 'compare_backbones', 'example_figure', 'iou_curve', 'objectives_markdown',
+           'backbones_markdown', 'report_markdown', 'run_demo', 'cocogold_demo']
 
 # %% ../nbs/18_demo.ipynb #b609f34c
 import itertools
@@ -27,11 +28,11 @@ from .core import cli, to_signed, to_unit
 from .dataset import CocoSegmentation
 from .evaluate import evaluate_pipeline
 from .metrics import summary_markdown
-from .pipeline import CocogoldPipeline
+from .pipeline import load_pipeline
 from .postprocess import show_grid
 from .synth import make_synthetic_coco
 from .diagnostics import calibrate_threshold, ceiling_iou, prompt_swap
-from .tiny_base import tiny_base_path
+from .tiny_base import BASE_RECIPES, tiny_base_path
 from .train.config import DataConfig, ModelConfig, ObjectiveConfig, OptimConfig, RunConfig, TrainConfig, ValidationConfig
 from .train.loop import train
 
@@ -52,7 +53,8 @@ class DemoConfig:
     n_test: int = 120
     seen: tuple = BLOG_CATEGORIES
     unseen: tuple = UNSEEN_CATEGORIES
-    base: str = ""                 # a diffusers folder; "" for the bundled tiny base
+    base: str = ""                 # a diffusers folder; "" for the bundled tiny base of `backbone`
+    backbone: str = "sd2"          # the bundled base when `base` is "": "sd2" or "sd3" (a key of `cocogold.tiny_base.BASE_RECIPES`)
     objective: str = "e2e"         # a key of `cocogold.objectives.OBJECTIVES`
     max_steps: int = 600
     batch_size: int = 16
@@ -63,14 +65,15 @@ class DemoConfig:
     inference_steps: int = 4
     n_examples: int = 6
     compare_objectives: bool = True  # also fine-tune with the diffusion objective for the same time
+    compare_backbones: bool = False  # also fine-tune the other bundled base for the same time
 
     def split_seeds(self) -> dict:
         "Generator seed of each split: disjoint from each other and from the base's pretraining seeds."
         return {split: 1000 * (k + 1) + self.seed for k, split in enumerate(("train", "val", "test", "fresh"))}
 
     def base_path(self) -> Path:
-        "The base model folder: `base`, or the bundled tiny base."
-        return Path(self.base) if self.base else tiny_base_path()
+        "The base model folder: `base`, or the bundled tiny base of `backbone`."
+        return Path(self.base) if self.base else tiny_base_path(self.backbone)
 
 # %% ../nbs/18_demo.ipynb #14708f31
 def make_splits(root, config: DemoConfig) -> Path:
@@ -125,25 +128,29 @@ def _evaluate(pipeline, dataset, config: DemoConfig, num_inference_steps: int, e
     return {**scores, "seconds_per_image": (time.perf_counter() - start) / scores["n_samples"]}
 
 # %% ../nbs/18_demo.ipynb #69b2d7de
-def optimizer_seconds(run) -> list:
-    "Wall-clock seconds of each optimizer step logged in `run/log.jsonl` (validation and checkpoints excluded)."
-    return [json.loads(line)["seconds"] for line in (Path(run)/"log.jsonl").read_text().splitlines() if line]
+def optimizer_seconds(run, clock: str = "seconds") -> list:
+    """Seconds of each optimizer step logged in `run/log.jsonl` (validation and checkpoints excluded): wall-clock with
+    `clock="seconds"`, or the training process's CPU time (all threads) with `clock="cpu_seconds"`, which other jobs on
+    the machine do not inflate."""
+    if clock not in ("seconds", "cpu_seconds"): raise ValueError(f"clock must be 'seconds' or 'cpu_seconds', got {clock!r}")
+    return [json.loads(line)[clock] for line in (Path(run)/"log.jsonl").read_text().splitlines() if line]
 
 
-def _steps_in(seconds: float, probe_seconds: list) -> int:
+def steps_within(seconds: float, probe_seconds: list) -> int:
     "Optimizer steps that fit in `seconds` at the median of `probe_seconds` (its first, warm-up step left out); at least 1."
     return max(1, round(seconds / float(np.median(probe_seconds[1:]))))
 
 
-def train_for_seconds(config: DemoConfig, seconds: float, train_dataset, run, probe_steps: int = 10) -> Path:
-    """Fine-tune per `config`, without validation, for about `seconds` of optimizer steps in the folder `run`: a
-    `probe_steps` run in `run/probe` measures the median seconds per step (its first step left out), then a fresh
-    run trains the steps that fit. Returns the model folder."""
+def train_for_seconds(config: DemoConfig, seconds: float, train_dataset, run, probe_steps: int = 10,
+                      clock: str = "seconds") -> Path:
+    """Fine-tune per `config`, without validation, for about `seconds` of optimizer steps (on `clock`, as
+    `optimizer_seconds` reads it) in the folder `run`: a `probe_steps` run in `run/probe` measures the median seconds
+    per step (its first step left out), then a fresh run trains the steps that fit. Returns the model folder."""
     def fit(steps, folder):
         return train(demo_train_config(replace(config, max_steps=steps, validate_every=0), folder),
                      train_dataset=train_dataset)
     fit(probe_steps, Path(run)/"probe")
-    return fit(_steps_in(seconds, optimizer_seconds(Path(run)/"probe")), run)
+    return fit(steps_within(seconds, optimizer_seconds(Path(run)/"probe", clock)), run)
 
 # %% ../nbs/18_demo.ipynb #16cc5a1f
 DIFFUSION_SETTINGS = ((1, 1), (1, 3), (4, 1), (4, 3))
@@ -157,8 +164,8 @@ def compare_objectives(config: DemoConfig, datasets: dict, e2e_pipeline, e2e_run
     inference `seconds_per_image`. `e2e_scores`: the e2e model's test scores with `seconds_per_image`, when the caller
     has them already (as `run_demo` does)."""
     trained = {"e2e": optimizer_seconds(e2e_run)}
-    diffusion = CocogoldPipeline.from_pretrained(train_for_seconds(replace(config, objective="diffusion"), sum(trained["e2e"]),
-                                                                   datasets["train"], run))
+    diffusion = load_pipeline(train_for_seconds(replace(config, objective="diffusion"), sum(trained["e2e"]),
+                                                datasets["train"], run))
     diffusion.set_progress_bar_config(disable=True)
     trained["diffusion"] = optimizer_seconds(run)
     thresholds = {steps: calibrate_threshold(diffusion, datasets["val"], config.n_val, steps, config.seed)[0]
@@ -172,6 +179,29 @@ def compare_objectives(config: DemoConfig, datasets: dict, e2e_pipeline, e2e_run
         diffusion.register_to_config(threshold=thresholds[steps])
         rows.append(row("diffusion", diffusion, steps, ensemble, _evaluate(diffusion, datasets["test"], config, steps, ensemble)))
     return rows
+
+# %% ../nbs/18_demo.ipynb #b8af60c1
+def compare_backbones(config: DemoConfig, datasets: dict, pipeline, run, other_run, scores: dict) -> list:
+    """The demo's model (`pipeline`, fine-tuned from the bundled `config.backbone` base in the folder `run`; its test
+    `scores` with `seconds_per_image`) against the other bundled base fine-tuned per `config` for the same optimizer
+    seconds in the folder `other_run`: one row (dict) per backbone, the demo's first, with its `backbone`,
+    `train_steps`, `train_seconds`, white `threshold` ([0, 1]), test `seen_miou`, `unseen_miou`, `miou` (in [0, 1])
+    and inference `seconds_per_image`."""
+    other = next(name for name in BASE_RECIPES if name != config.backbone)
+    trained = {config.backbone: optimizer_seconds(run)}
+    other_pipeline = load_pipeline(train_for_seconds(replace(config, backbone=other), sum(trained[config.backbone]),
+                                                     datasets["train"], other_run))
+    other_pipeline.set_progress_bar_config(disable=True)
+    trained[other] = optimizer_seconds(other_run)
+    threshold, _ = calibrate_threshold(other_pipeline, datasets["val"], config.n_val, config.inference_steps, config.seed)
+    other_pipeline.register_to_config(threshold=threshold)
+    def row(backbone, pipe, scores):
+        return dict(backbone=backbone, train_steps=len(trained[backbone]), train_seconds=round(sum(trained[backbone]), 1),
+                    threshold=pipe.config.threshold, seen_miou=(scores["seen"] or {}).get("miou"),
+                    unseen_miou=(scores["unseen"] or {}).get("miou"), miou=scores["miou"],
+                    seconds_per_image=scores["seconds_per_image"])
+    return [row(config.backbone, pipeline, scores),
+            row(other, other_pipeline, _evaluate(other_pipeline, datasets["test"], config, config.inference_steps))]
 
 # %% ../nbs/18_demo.ipynb #a0c39d4c
 def example_figure(pipeline, dataset, config: DemoConfig, path) -> Figure:
@@ -224,12 +254,19 @@ def objectives_markdown(rows: list) -> str:
                               "inference time per image."])
 
 
+def backbones_markdown(rows: list) -> str:
+    "The backbone comparison (`compare_backbones` rows) as a Markdown table (IoU in %)."
+    lines = ["| backbone | training | seen mIoU | unseen mIoU | test mIoU | s / image |", "|---|---|---|---|---|---|"]
+    return "\n".join(lines + [f"| {r['backbone']} | {r['train_steps']} steps, {r['train_seconds']:.0f} s | {_pct(r['seen_miou'])} | "
+                              f"{_pct(r['unseen_miou'])} | {_pct(r['miou'])} | {r['seconds_per_image']:.3f} |" for r in rows])
+
+
 def report_markdown(metrics: dict) -> str:
     "The demo's `report.md`: headline scores (in %), the prompt-swap check, figures and the evaluation tables."
     seen, unseen, swap = metrics["seen"] or {}, metrics["unseen"] or {}, metrics["prompt_swap"]
     return "\n".join([
         "# cocogold demo", "",
-        f"Fine-tuned {metrics['config']['base'] or 'the bundled tiny base'} for {metrics['steps']} steps in {metrics['train_seconds']:.0f} s "
+        f"Fine-tuned {metrics['config']['base'] or 'the bundled tiny ' + metrics['config']['backbone'] + ' base'} for {metrics['steps']} steps in {metrics['train_seconds']:.0f} s "
         f"(whole demo: {metrics['total_seconds']:.0f} s).", "",
         "| measure | value | target |", "|---|---|---|",
         f"| seen categories, test mIoU | {_pct(seen.get('miou'))} | >= 80 |",
@@ -245,6 +282,8 @@ def report_markdown(metrics: dict) -> str:
         f"{_pct(swap['swap_iou_other'])} and with the first one {_pct(swap['swap_iou_same'])}.", "",
         *(["## Objectives at equal training time", "", objectives_markdown(metrics["objectives"]), ""]
           if metrics.get("objectives") else []),
+        *(["## Backbones at equal training time", "", backbones_markdown(metrics["backbones"]), ""]
+          if metrics.get("backbones") else []),
         "![examples](examples.png)", "", "![validation IoU](iou_curve.png)", "", "![class balance](balance.png)", "",
         "## Test split", "", summary_markdown(metrics)])
 
@@ -254,13 +293,17 @@ def run_demo(out, config: DemoConfig = DemoConfig()) -> dict:
     if config.compare_objectives and config.objective != "e2e":
         raise ValueError(f"compare_objectives compares an e2e model with the diffusion objective, but objective={config.objective!r}: "
                          "use objective='e2e', or compare_objectives=False (cocogold_demo --skip-comparison)")
+    if config.compare_backbones and config.base:
+        raise ValueError(f"compare_backbones compares the bundled bases, but base={config.base!r}: leave base empty "
+                         "(cocogold_demo without --base), or compare_backbones=False")
+    if config.backbone not in BASE_RECIPES: raise ValueError(f"unknown backbone {config.backbone!r}; use one of {sorted(BASE_RECIPES)}")
     start, out = time.perf_counter(), Path(out)
     out.mkdir(parents=True, exist_ok=True)
     root = make_splits(out/"data", config)
     datasets = {split: split_dataset(root, split, config) for split in ("train", "val", "test", "fresh")}
     balance_chart(datasets["train"], out, seed=config.seed)
     model, train_seconds = finetune(config, datasets["train"], datasets["val"], out/"run")
-    pipeline = CocogoldPipeline.from_pretrained(model)
+    pipeline = load_pipeline(model)
     pipeline.set_progress_bar_config(disable=True)
     threshold, val_ious = calibrate_threshold(pipeline, datasets["val"], config.n_val, config.inference_steps, config.seed)
     pipeline.register_to_config(threshold=threshold, default_denoising_steps=config.inference_steps)
@@ -274,6 +317,8 @@ def run_demo(out, config: DemoConfig = DemoConfig()) -> dict:
                    fresh=_evaluate(pipeline, datasets["fresh"], config, config.inference_steps))
     if config.compare_objectives:
         metrics["objectives"] = compare_objectives(config, datasets, pipeline, out/"run", out/"run-diffusion", metrics)
+    if config.compare_backbones:
+        metrics["backbones"] = compare_backbones(config, datasets, pipeline, out/"run", out/"run-other-backbone", metrics)
     example_figure(pipeline, datasets["test"], config, out/"examples.png")
     iou_curve(out/"run", out/"iou_curve.png")
     metrics["total_seconds"] = round(time.perf_counter() - start, 1)
@@ -288,11 +333,13 @@ def cocogold_demo(out: Param("output folder: data/, run/, metrics.json, examples
                   steps: Param("fine-tuning steps", int) = DemoConfig.max_steps,
                   base: Param("base model folder (default: the bundled tiny base)", str) = "",
                   objective: Param("training objective: e2e (single step) or diffusion", str) = DemoConfig.objective,
-                  skip_comparison: Param("skip fine-tuning the diffusion objective for comparison (halves the time)", bool) = False):
+                  skip_comparison: Param("skip fine-tuning the diffusion objective for comparison (halves the time)", bool) = False,
+                  backbone: Param("bundled base to fine-tune when --base is not given: sd2 or sd3", str) = DemoConfig.backbone,
+                  compare_backbones: Param("also fine-tune the other bundled base for the same time and compare", bool) = False):
     "Fine-tune the bundled tiny base on synthetic COCO and evaluate it on seen and unseen categories, offline, on CPU."
     logging.basicConfig(level=logging.INFO)
-    metrics = run_demo(out, DemoConfig(seed=seed, max_steps=steps, base=base, objective=objective,
-                                       compare_objectives=not skip_comparison))
+    metrics = run_demo(out, DemoConfig(seed=seed, max_steps=steps, base=base, objective=objective, backbone=backbone,
+                                       compare_objectives=not skip_comparison, compare_backbones=compare_backbones))
     _logger.info("demo done in %.0f s: seen mIoU %.3f, unseen mIoU %s; report in %s", metrics["total_seconds"],
                 metrics["seen"]["miou"], metrics["unseen"] and round(metrics["unseen"]["miou"], 3), Path(out)/"report.md")
 

@@ -5,12 +5,16 @@
 - `OUT/examples.png` -> `nbs/results/demo_examples.png`, the figure of the home page and README, as a
   256-colour PNG (a third of the size, no visible difference on these flat synthetic scenes).
 
+With `--backbones`, OUT is a run of `cocogold_demo --compare-backbones --skip-comparison` (otherwise default
+settings) and its metrics.json goes to `nbs/results/backbones.json` instead (`make backbone-results`).
+
 The run must use the demo's default settings (`cocogold_demo --out OUT`, no other option): the figures the
 docs quote are those of `make demo`, and nbs/18_demo.ipynb checks the file's `config` against `DemoConfig()`.
 Then rewrite README.md (`python tools/build_docs.py --readme`); `make results` does all three steps.
 
 Usage (from the project root):
     python tools/refresh_results.py demo_out
+    python tools/refresh_results.py --backbones demo_backbones
 """
 import argparse
 import datetime
@@ -23,6 +27,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_RESULTS = ROOT / "nbs" / "results" / "demo.json"
 DEMO_FIGURE = ROOT / "nbs" / "results" / "demo_examples.png"
+BACKBONE_RESULTS = ROOT / "nbs" / "results" / "backbones.json"
 
 
 def demo_results(out) -> dict:
@@ -38,8 +43,13 @@ def main(argv=None):
     "Copy a demo run's metrics.json and examples.png into nbs/results/ (demo.json and demo_examples.png)."
     cli = argparse.ArgumentParser(description=main.__doc__)
     cli.add_argument("out", help="the demo's output folder (cocogold_demo --out OUT)")
+    cli.add_argument("--backbones", action="store_true", help="OUT compared the backbones: write nbs/results/backbones.json only")
     args = cli.parse_args(argv)
     results = demo_results(args.out)
+    if args.backbones:
+        if "backbones" not in results: raise SystemExit(f"{args.out}/metrics.json has no backbones: run `cocogold_demo --compare-backbones`")
+        BACKBONE_RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+        return print(f"wrote {BACKBONE_RESULTS.relative_to(ROOT)}")
     DEMO_RESULTS.parent.mkdir(parents=True, exist_ok=True)
     DEMO_RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     Image.open(Path(args.out) / "examples.png").convert("RGB").quantize(256).save(DEMO_FIGURE, optimize=True)

@@ -312,9 +312,9 @@ def _train_locked(accelerator, accumulation, config, resume, train_dataset, val_
     steps = optimizer_steps(accelerator, head, optimizer, lr_schedule, loader, steps_per_epoch, start, accumulation, config)
     last = scores = None
     try:
-        tick = time.perf_counter()
+        tick = (time.perf_counter(), time.process_time())
         for record in steps if start < optim.max_steps else ():
-            record["seconds"] = time.perf_counter() - tick
+            record.update(seconds=time.perf_counter() - tick[0], cpu_seconds=time.process_time() - tick[1])
             if ema is not None: ema.step(accelerator.unwrap_model(head.trainable).parameters())
             if log: log.write(json.dumps(record) + "\n")
             accelerator.log({"loss": record["loss"], "lr": record["lr"]}, step=record["step"])
@@ -323,7 +323,7 @@ def _train_locked(accelerator, accumulation, config, resume, train_dataset, val_
             scores = _run_step_hooks(accelerator, config, record["step"], run, ema, validation) or scores
             last = record
             if record["step"] >= optim.max_steps: break
-            tick = time.perf_counter()
+            tick = (time.perf_counter(), time.process_time())
         model = save_model(accelerator, head, ema, config, getattr(getattr(train_dataset, "query", None), "fixed_prompt", None))
         if main: _logger.info("%s", training_summary(start, last, scores, model))
         return model
