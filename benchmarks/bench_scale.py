@@ -14,10 +14,11 @@ ensemble 1 and 5, plus the shares of one mask's time spent in the VAE encoder, t
 
 Each measurement runs in its own process, so its peak resident memory is its own: `rss_model` is after the parts
 (and, for training, the optimizer) are built, `rss_peak` the peak during the steps; on CUDA also
-`torch.cuda.max_memory_allocated`. One line is printed per measurement, one JSON row appended to `--out`
+`torch.cuda.max_memory_allocated`; `activations` the growth of live memory (RSS, or allocated CUDA memory) over the
+forward pass, the memory each sample of a micro-batch adds. One line is printed per measurement, one JSON row appended to `--out`
 (default benchmarks/results/scale.jsonl), and a closing line gives the memory gradient checkpointing saves per objective.
 
-Usage: `python benchmarks/bench_scale.py [--quick] [--sizes 256 512] [--steps 2] [--base FOLDER] [--sd3] [--out FILE]`
+Usage: `python benchmarks/bench_scale.py [--quick] [--sizes 256 512] [--steps 2] [--base FOLDER] [--sd3] [--no-inference] [--out FILE]`
 (`--quick`: 256 px, one step each with no warm-up, settings fp32 and ckpt, two inference settings)."""
 import argparse
 import json
@@ -51,6 +52,13 @@ def peak_rss_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
+def live_gb(device: str) -> float:
+    "Memory in use now, in GB: allocated CUDA memory on a GPU, else this process's resident memory (/proc/self/statm)."
+    import torch
+    if device == "cuda": return torch.cuda.memory_allocated() / 2**30
+    return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**30
+
+
 def sd2_components(base: str | None, device: str) -> dict:
     "SD2-size components from configs (random weights; the UNet widened to 8 channels), or the base folder's."
     import torch
@@ -80,7 +88,8 @@ def _cuda_peak_gb(device: str):
 
 
 def train_step(objective: str, setting: str, size: int, steps: int, warmup: int, base: str | None, device: str) -> dict:
-    "Median seconds per optimizer step and peak memory of `steps` timed steps (after `warmup` untimed ones) at batch 1."
+    """Median seconds per optimizer step and peak memory of `steps` timed steps (after `warmup` untimed ones) at batch 1;
+    `activations`: the largest growth of live memory over a forward pass (what it keeps for the backward, per sample)."""
     import torch
     from cocogold.backbones.sd2 import SD2Backbone
     from cocogold.heads import PaintedHead
@@ -94,11 +103,12 @@ def train_step(objective: str, setting: str, size: int, steps: int, warmup: int,
     trainable = [p for p in head.trainable.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(trainable, lr=1e-5)
     for p in trainable: optimizer.state[p].update(step=torch.tensor(0.0), exp_avg=torch.zeros_like(p), exp_avg_sq=torch.zeros_like(p))
-    rss_model, batch, times = peak_rss_gb(), _batch(size, device), []
+    rss_model, batch, times, activations = peak_rss_gb(), _batch(size, device), [], 0.0
     for i in range(warmup + steps):
-        tick = time.perf_counter()
+        tick, before = time.perf_counter(), live_gb(device)
         with torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=bf16):
             loss = head.loss(batch, [torch.Generator().manual_seed(i)])
+        activations = max(activations, live_gb(device) - before)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(trainable, 1.0)
         optimizer.step(); optimizer.zero_grad(set_to_none=True)
@@ -106,7 +116,7 @@ def train_step(objective: str, setting: str, size: int, steps: int, warmup: int,
         if i >= warmup: times.append(time.perf_counter() - tick)
         if not torch.isfinite(loss): raise FloatingPointError(f"{objective} {setting}: loss {loss.item()}")
     return dict(kind="train", objective=objective, setting=setting, size=size, seconds=sorted(times)[len(times) // 2],
-                rss_model=rss_model, rss_peak=peak_rss_gb(), cuda_peak=_cuda_peak_gb(device), loss=loss.item(),
+                rss_model=rss_model, rss_peak=peak_rss_gb(), cuda_peak=_cuda_peak_gb(device), activations=activations, loss=loss.item(),
                 trainable_params=sum(p.numel() for p in trainable))
 
 
@@ -178,7 +188,7 @@ def line(row: dict) -> str:
     gb = lambda k: f"{row[k]:.1f} GB" if row.get(k) is not None else "-"
     if row["kind"] == "train":
         return (f"train {row['objective']:9} {row['setting']:9} {row['size']:4d}px: {row['seconds']:7.1f} s/step, "
-                f"RSS model {gb('rss_model')}, peak {gb('rss_peak')}, CUDA peak {gb('cuda_peak')}")
+                f"RSS model {gb('rss_model')}, peak {gb('rss_peak')}, CUDA peak {gb('cuda_peak')}, activations {gb('activations')}")
     if row["kind"] == "inference":
         return (f"infer {row['mode']:11} {row['steps']:2d} steps x{row['ensemble']} {row['size']:4d}px: {row['seconds']:7.1f} s/mask, "
                 f"peak {gb('rss_peak')}")
@@ -191,11 +201,12 @@ def line(row: dict) -> str:
 
 
 def checkpointing_savings(rows: list) -> str:
-    "Closing line: peak memory saved by gradient checkpointing per objective and size (fp32 vs ckpt)."
-    peak = {(r["objective"], r["setting"], r["size"]): r["rss_peak"] for r in rows if r["kind"] == "train"}
-    saved = [f"{o} {s}px {peak[(o, 'fp32', s)] - peak[(o, 'ckpt', s)]:+.1f} GB" for (o, setting, s) in peak
-             if setting == "fp32" and (o, "ckpt", s) in peak]
-    return "gradient checkpointing saves (peak RSS, fp32 - ckpt): " + (", ".join(saved) or "not measured")
+    "Closing line: activation and peak memory saved by gradient checkpointing per objective and size (fp32 - ckpt)."
+    train = {(r["objective"], r["setting"], r["size"]): r for r in rows if r["kind"] == "train"}
+    saved = [f"{o} {s}px activations {r['activations'] - train[(o, 'ckpt', s)]['activations']:+.2f} GB, "
+             f"peak RSS {r['rss_peak'] - train[(o, 'ckpt', s)]['rss_peak']:+.1f} GB"
+             for (o, setting, s), r in train.items() if setting == "fp32" and (o, "ckpt", s) in train]
+    return "gradient checkpointing saves (fp32 - ckpt): " + ("; ".join(saved) or "not measured")
 
 
 def main():
@@ -208,6 +219,7 @@ def main():
     parser.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
     parser.add_argument("--base", default=None, help="a real SD2 / Marigold folder instead of random SD2-size parts")
     parser.add_argument("--sd3", action="store_true", help="also probe SD3.5-medium-size inference")
+    parser.add_argument("--no-inference", action="store_true", help="measure training steps only")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--out", default="benchmarks/results/scale.jsonl")
     args = parser.parse_args()
@@ -222,12 +234,13 @@ def main():
           f"load average {os.getloadavg()[0]:.1f}, torch {torch.__version__}")
     rows = []
     jobs = [(train_step, o, s, size, args.steps, args.warmup, args.base, device) for size in args.sizes for o in args.objectives for s in args.settings]
-    jobs += [(inference, size, inference_settings, args.base, device) for size in args.sizes]
+    jobs += [] if args.no_inference else [(inference, size, inference_settings, args.base, device) for size in args.sizes]
     jobs += [(sd3_inference, size, device) for size in args.sizes] if args.sd3 else []
     with open(out, "a", buffering=1) as log:
         for function, *job in jobs:
             for row in measure(function, *job):
-                row.update(device=device, threads=args.threads, load=os.getloadavg()[0], base=args.base or "random SD2-size")
+                row.update(device=device, threads=args.threads, load=os.getloadavg()[0], base=args.base or "random SD2-size",
+                           cpus=os.cpu_count(), date=time.strftime("%Y-%m-%d %H:%M"))
                 rows.append(row)
                 print(line(row), flush=True)
                 log.write(json.dumps(row) + "\n")

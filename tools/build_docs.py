@@ -52,6 +52,7 @@ ROOT = Path(__file__).resolve().parents[1]
 NBS, DOCS, LIB = ROOT / "nbs", ROOT / "_docs", ROOT / "cocogold"
 CACHE = ROOT / "_proc" / "executed"
 RESULTS = NBS / "results"
+BENCH_RESULTS = ROOT / "benchmarks" / "results"  # the benchmarks' rows the Hardware page renders
 README = ROOT / "README.md"
 README_IMAGES = NBS / "images" / "readme"
 NB_ENV = {"HF_HUB_OFFLINE": "1", "MPLBACKEND": "Agg", "TOKENIZERS_PARALLELISM": "false", "IN_TEST": "1"}
@@ -150,10 +151,10 @@ def doc_processors(nb, execute):
 
 
 def cache_key(path, execute):
-    "A hash of everything a processed notebook depends on: itself, the library, the result files, settings and this file."
+    "A hash of everything a processed notebook depends on: itself, the library, the result files (of nbs/ and benchmarks/), settings and this file."
     h = hashlib.sha256(f"{execute} {sorted(skip_flags())}".encode())
     library = sorted(p for p in LIB.rglob("*") if p.is_file() and "__pycache__" not in p.parts)  # code and bundled weights
-    results = sorted(RESULTS.glob("*"))  # the result files (and figures) of runs that hidden cells quote
+    results = sorted(RESULTS.glob("*")) + sorted(BENCH_RESULTS.glob("*"))  # result files (and figures) hidden cells quote
     for p in [Path(path), ROOT / "settings.ini", Path(__file__), *library, *results]: h.update(p.read_bytes())
     return h.hexdigest()
 
