@@ -359,6 +359,8 @@ def pretrain_base(out, config: PretrainConfig = PretrainConfig()) -> dict:
     (Path(out)/"pretraining.json").write_text(json.dumps(report, indent=2))
     return report
 
+
+
 # %% ../nbs/17_tiny_base.ipynb #c90fa974
 @cli
 def cocogold_pretrain_base(out: Param("output folder for the base model (diffusers layout)", str, required=True) = None,
