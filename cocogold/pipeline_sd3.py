@@ -15,31 +15,31 @@ from .backbones.base import hub_errors
 from .backbones.sd2 import check_tokenizer, check_tokenizer_files
 from .backbones.sd3 import SD3_COMPONENT_NAMES, T5_COMPONENT_NAMES, SD3Backbone
 from .noise import NOISE_FAMILIES
-from .pipeline import CocogoldPipeline, check_painted_settings
-from .postprocess import ENSEMBLE_MODES
+from .pipeline import CocogoldPipeline, check_painted_settings, check_read_back_settings
 
 # %% ../nbs/12a_sd3_pipeline.ipynb #55f62691
 class CocogoldSD3Pipeline(CocogoldPipeline):
     """Segment what a prompt names with a cocogold model fine-tuned from SD3 / SD3.5: `CocogoldPipeline`'s steps over
     `SD3Backbone`'s components (T5 optional) and the flow family's Euler scheduler."""
     model_cpu_offload_seq = "text_encoder->text_encoder_2->text_encoder_3->transformer->vae"
-    _optional_components = list(T5_COMPONENT_NAMES)
+    _optional_components = list(T5_COMPONENT_NAMES) + ["readout"]
 
     def __init__(self, transformer, vae, text_encoder, tokenizer, text_encoder_2, tokenizer_2, scheduler,
-                 text_encoder_3=None, tokenizer_3=None, default_denoising_steps: int = 4, default_processing_resolution: int = 512,
+                 text_encoder_3=None, tokenizer_3=None, readout=None, default_denoising_steps: int = 4, default_processing_resolution: int = 512,
                  key_colour: str = "white", threshold: float | None = None, opening_kernel: int = 3, desaturate_input: bool = False,
                  prediction_mode: str = "diffusion", max_sequence_length: int = 77, backbone: str = SD3Backbone.name, head: str = "painted",
-                 fixed_prompt: str | None = None, ensemble_mode: str = "vote"):
+                 fixed_prompt: str | None = None, ensemble_mode: str = "vote", mask_from: str = "decoder"):
         DiffusionPipeline.__init__(self)
         check_painted_settings(type(self).__name__, SD3Backbone, transformer, vae, prediction_mode, backbone, head)
-        if ensemble_mode not in ENSEMBLE_MODES: raise ValueError(f"ensemble_mode must be one of {ENSEMBLE_MODES}, got {ensemble_mode!r}")
+        check_read_back_settings(ensemble_mode, mask_from, readout)
         self.register_modules(transformer=transformer, vae=vae, text_encoder=text_encoder, tokenizer=tokenizer,
                               text_encoder_2=text_encoder_2, tokenizer_2=tokenizer_2, text_encoder_3=text_encoder_3,
-                              tokenizer_3=tokenizer_3, scheduler=NOISE_FAMILIES[SD3Backbone.noise_family](scheduler).inference_scheduler())
+                              tokenizer_3=tokenizer_3, scheduler=NOISE_FAMILIES[SD3Backbone.noise_family](scheduler).inference_scheduler(),
+                              readout=readout)
         self.register_to_config(default_denoising_steps=default_denoising_steps, default_processing_resolution=default_processing_resolution,
                                 key_colour=key_colour, threshold=threshold, opening_kernel=opening_kernel, desaturate_input=desaturate_input,
                                 prediction_mode=prediction_mode, max_sequence_length=max_sequence_length, backbone=backbone, head=head,
-                                fixed_prompt=fixed_prompt, ensemble_mode=ensemble_mode)
+                                fixed_prompt=fixed_prompt, ensemble_mode=ensemble_mode, mask_from=mask_from)
         self.vae_scale_factor = self.backbone.vae_scale_factor
         self.image_processor = MarigoldImageProcessor(vae_scale_factor=self.vae_scale_factor)
 
