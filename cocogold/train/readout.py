@@ -9,6 +9,7 @@ __all__ = ['DISTILL_FLAGS', 'TeacherLatents', 'teacher_latents', 'distill_readou
 # %% ../../nbs/16f_readout_training.ipynb #b1d306ab
 import json
 import logging
+import os
 import shutil
 import statistics
 import time
@@ -100,7 +101,7 @@ def readback_seconds(pipe, readout: LatentReadout, teacher: TeacherLatents, n_im
     """Median seconds per image of the decoder read-back (`decode_latents` + `read_mask`) and of the latent read-out on
     the first `n_images` latents of `teacher`, on the pipeline's device, and the speed-up (decoder / read-out)."""
     clean, image = (x[:n_images].to(pipe.device, pipe.dtype) for x in (teacher.clean_latent, teacher.image_latent))
-    readout = readout.to(pipe.device, pipe.dtype)
+    readout = readout.to(pipe.device) if readout.dtype == pipe.dtype else readout.to(pipe.device, pipe.dtype)
     decoder = lambda i: read_mask(to_unit(pipe.backbone.decode_latents(clean[i:i + 1])).float(), pipe.codec.target,
                                   pipe.codec.threshold, pipe.config.opening_kernel)
     latent = lambda i: readout(clean[i:i + 1], image[i:i + 1]) > 0
@@ -179,7 +180,9 @@ def distill_model_readout(config: DistillConfig) -> dict:
     readout, log = distill_readout(train, options.steps, options.batch_size, options.lr, options.seed, options.hidden_channels, options.layers)
     report = dict(scores=readout_scores(readout, val), timing=readback_seconds(pipe, readout, val), n_train=len(train),
                   skipped={options.split: train_skipped, options.val_split: val_skipped}, cpu_seconds=log["cpu_seconds"],
-                  losses=log["losses"], settings=dict(asdict(options), data_root=str(data.root), source=data.source, size=data.size))
+                  losses=log["losses"], settings=dict(asdict(options), data_root=str(data.root), source=data.source, size=data.size),
+                  measured=dict(date=time.strftime("%Y-%m-%d"), cpus=len(os.sched_getaffinity(0)), load=os.getloadavg()[0],
+                                torch_threads=torch.get_num_threads()))
     if out.resolve() != Path(options.model).resolve(): shutil.copytree(options.model, out, dirs_exist_ok=True)
     pipe.register_modules(readout=readout)
     pipe.save_pretrained(out)
@@ -191,8 +194,10 @@ def distill_model_readout(config: DistillConfig) -> dict:
 def distilled_line(report: dict, out) -> str:
     "The one line `cocogold_distill_readout` ends with: data, steps, agreement, IoU cost, speed-up and where the model is."
     s, t, o = report["scores"], report["timing"], report["settings"]
-    return (f"distilled a latent read-out from {report['n_train']} samples of {o['split']} ({o['steps']} steps, {report['cpu_seconds']:.0f} CPU-s): "
-            f"on {s['n_samples']} {o['val_split']} samples it agrees with the decoder's masks at IoU {100 * s['agreement']:.1f}%, "
+    fewer = lambda n, asked: f" (of {asked} asked for: all the usable samples of the split)" if n < asked else ""
+    return (f"distilled a latent read-out from {report['n_train']} samples of {o['split']}{fewer(report['n_train'], o['samples'])} "
+            f"({o['steps']} steps, {report['cpu_seconds']:.0f} CPU-s): "
+            f"on {s['n_samples']} {o['val_split']} samples{fewer(s['n_samples'], o['val_samples'])} it agrees with the decoder's masks at IoU {100 * s['agreement']:.1f}%, "
             f"mIoU {100 * s['readout_miou']:.1f}% vs the decoder's {100 * s['decoder_miou']:.1f}%; read-back {1000 * t['latent_seconds']:.1f} ms "
             f"vs {1000 * t['decoder_seconds']:.1f} ms per image ({t['speedup']:.1f}x); model with read-out in {out} (predict with --mask-from latent)")
 
