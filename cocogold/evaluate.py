@@ -208,6 +208,7 @@ class EvalOptions:
     save_predictions: str = option("", "folder for each sample's predicted and true mask PNGs and index.csv (empty: none)")
     head: str = option("trained", "what reads the mask: trained (the model's own head: painted, grounding or vpd) or daam (training-free: a text-to-image base or a model)")
     threshold: float = option(0.0, "the pipeline's mask threshold (0: its own; white read-back for painted, normalised heat for daam)")
+    mask_from: str = option("", "where a painted model's masks come from: decoder, or latent (its read-out from cocogold_distill_readout); empty: the model's setting")
 
 
 @dataclass
@@ -219,7 +220,8 @@ class EvalConfig:
 
 EVAL_FLAGS = {
     **{f"--{name.replace('_', '-')}": f"eval.{name}" for name in ("model", "unet", "out", "split", "samples", "seen", "steps", "ensemble_size",
-                                                                 "batch_size", "seed", "head", "threshold", "empty_union", "save_predictions")},
+                                                                 "batch_size", "seed", "head", "threshold", "empty_union", "save_predictions",
+                                                                 "mask_from")},
     **{f"--{name.replace('_', '-')}": f"data.{name}" for name in ("categories", "size", "min_side", "desaturate", "difficulty", "refer_dataset",
                                                                  "split_by", "data_files", "image_root", "image_dir", "crop")},
     "--dataset": "data.source", "--data-root": "data.root", "--coco-root": "data.root"}
@@ -251,17 +253,19 @@ def _evaluated_categories(config: EvalConfig, names: list, query: str = "categor
 EVAL_PIPELINES = {"trained": load_pipeline, "daam": DAAMPipeline.from_pretrained}
 
 
-def _check_head(head: str, unet: str) -> None:
-    "Refuse a `--head` that `EVAL_PIPELINES` lacks, and `--unet` with a head other than the trained model's."
+def _check_head(head: str, unet: str, mask_from: str = "") -> None:
+    "Refuse a `--head` that `EVAL_PIPELINES` lacks, and `--unet` or `--mask-from` with a head other than the trained model's."
     if head not in EVAL_PIPELINES: raise ValueError(f"--head must be one of {sorted(EVAL_PIPELINES)}, not {head!r}")
     if unet and head != "trained": raise ValueError(f"--unet replaces a painted model's UNet; --head {head} takes the base or model as --model")
+    if mask_from and head != "trained": raise ValueError(f"--mask-from chooses a painted model's read-back; --head {head} has none")
 
 
-def load_eval_pipeline(model, head: str = "trained", threshold: float = 0.0, unet: str = ""):
+def load_eval_pipeline(model, head: str = "trained", threshold: float = 0.0, unet: str = "", mask_from: str = ""):
     """The pipeline that `--head` `head` scores, loaded from `model` (`EVAL_PIPELINES`), its mask threshold set when
-    `threshold` > 0; `unet` (painted only) a fine-tuned UNet folder replacing the model's."""
-    _check_head(head, unet)
-    overrides = ({"threshold": threshold} if threshold > 0 else {}) | ({"unet": unet} if unet else {})
+    `threshold` > 0; `unet` (painted only) a fine-tuned UNet folder replacing the model's; `mask_from` (painted only)
+    "decoder" or "latent" when given."""
+    _check_head(head, unet, mask_from)
+    overrides = {k: v for k, v in dict(threshold=threshold, unet=unet, mask_from=mask_from).items() if v}
     return EVAL_PIPELINES[head](model, **overrides)
 
 
@@ -274,19 +278,19 @@ def evaluate_model(config: EvalConfig) -> dict:
     if not options.out: raise ValueError("--out is required: the JSON file to write, e.g. eval.json")
     out = _check_out(options.out)
     _check_numbers(options)
-    _check_head(options.head, options.unet)  # before any data is read
+    _check_head(options.head, options.unet, options.mask_from)  # before any data is read
     source = data.open_source(options.split)
     evaluated, seen_categories, origin = _evaluated_categories(config, source.category_names, data.query_name(source))
     _logger.info("evaluating %s: %s", f"{len(evaluated)} categories" if evaluated else "every sample", origin)
     dataset = open_dataset(data, options.split, seed=options.seed, source=source, categories=evaluated)
-    pipe = load_eval_pipeline(options.model, options.head, options.threshold, options.unet)
+    pipe = load_eval_pipeline(options.model, options.head, options.threshold, options.unet, options.mask_from)
     pipe.set_progress_bar_config(disable=True)
     settings = dict(model=str(options.model), data_root=str(data.root), source=data.source, split=options.split,
                     source_options=data.source_options(), query=data.query_name(source),
                     categories=evaluated, categories_from=origin, size=data.size, steps=options.steps or None,
                     ensemble_size=options.ensemble_size, batch_size=options.batch_size, seed=options.seed, desaturate=data.desaturate,
                     empty_union=options.empty_union, save_predictions=options.save_predictions or None, crop=dataset.config.crop,
-                    head=options.head, threshold=getattr(pipe.config, "threshold", None))
+                    head=options.head, threshold=getattr(pipe.config, "threshold", None), mask_from=getattr(pipe.config, "mask_from", None))
     try: summary = evaluate_pipeline(pipe, dataset, options.samples or None, seen_categories, options.steps or None,
                                      options.ensemble_size, batch_size=options.batch_size, seed=options.seed,
                                      empty_union=options.empty_union, save_predictions=options.save_predictions or None)
