@@ -9,8 +9,14 @@ gradient clipping, an Adam step), at batch 1, per objective (diffusion, e2e) and
 - `bf16+ckpt`: both (the `sd2` preset's setting).
 Inference is `cocogold.pipeline.CocogoldPipeline` at batch 1: the e2e single step, 4 DDIM steps and the original's 50,
 ensemble 1 and 5, plus the shares of one mask's time spent in the VAE encoder, the UNet and the VAE decoder.
-`--sd3` adds an inference-only probe of a Stable Diffusion 3.5 medium-size transformer and its 16-channel VAE
-(random prompt embeddings of the real shapes stand in for the text encoders).
+The read-back (`readback`) times, at each size, what turns a predicted latent into a mask: the full VAE decoder, diffusers'
+`AutoencoderTiny` decoder (the TAESD architecture) and cocogold's `LatentReadout`, for SD2's 4 and SD3's 16 latent channels
+(random weights do not change the time; the read-out's IoU cost is measured on the distillation page, TAESD's cannot be
+offline: no pretrained TAESD weights here).
+`sd3` probes Stable Diffusion 3.5 medium at inference: one call of the 2.5B-parameter transformer at the token count
+`StableDiffusion3Pipeline` builds (image patches + 77 CLIP + 256 T5 tokens), the CLIP-L and CLIP-G text encoders, the
+16-channel VAE; T5-XXL is built on the meta device only (its size, no memory: cocogold runs SD3 without it by default),
+and the training memory of the transformer is stated by arithmetic, not measured.
 
 Each measurement runs in its own process, so its peak resident memory is its own: `rss_model` is after the parts
 (and, for training, the optimizer) are built, `rss_peak` the peak during the steps; on CUDA also
@@ -18,7 +24,7 @@ Each measurement runs in its own process, so its peak resident memory is its own
 forward pass, the memory each sample of a micro-batch adds. One line is printed per measurement, one JSON row appended to `--out`
 (default benchmarks/results/scale.jsonl), and a closing line gives the memory gradient checkpointing saves per objective.
 
-Usage: `python benchmarks/bench_scale.py [--quick] [--sizes 256 512] [--steps 2] [--base FOLDER] [--sd3] [--no-inference] [--out FILE]`
+Usage: `python benchmarks/bench_scale.py [--quick] [--sizes 256 512] [--steps 2] [--base FOLDER] [--measure train inference readback sd3] [--out FILE]`
 (`--quick`: 256 px, one step each with no warm-up, settings fp32 and ckpt, two inference settings)."""
 import argparse
 import json
@@ -42,6 +48,13 @@ SD35_MEDIUM = dict(sample_size=128, patch_size=2, in_channels=32, out_channels=1
                    num_attention_heads=24, joint_attention_dim=4096, caption_projection_dim=1536, pooled_projection_dim=2048,
                    pos_embed_max_size=384, dual_attention_layers=tuple(range(13)), qk_norm="rms_norm")
 SD3_VAE = dict(SD2_VAE, latent_channels=16, scaling_factor=1.5305, shift_factor=0.0609, use_quant_conv=False, use_post_quant_conv=False)
+CLIP_L = dict(hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12, projection_dim=768,
+              hidden_act="quick_gelu", vocab_size=49408, max_position_embeddings=77)
+CLIP_G = dict(hidden_size=1280, intermediate_size=5120, num_hidden_layers=32, num_attention_heads=20, projection_dim=1280,
+              hidden_act="gelu", vocab_size=49408, max_position_embeddings=77)
+T5_XXL = dict(d_model=4096, d_ff=10240, d_kv=64, num_layers=24, num_heads=64, vocab_size=32128, feed_forward_proj="gated-gelu")
+SD3_TEXT_TOKENS = 77 + 256  # CLIP's tokens + T5's (max_sequence_length 256), as StableDiffusion3Pipeline concatenates them
+MEASURES = ("train", "inference", "readback", "sd3")
 SETTINGS = {"fp32": dict(bf16=False, ckpt=False), "bf16": dict(bf16=True, ckpt=False), "ckpt": dict(bf16=False, ckpt=True),
             "bf16+ckpt": dict(bf16=True, ckpt=True)}
 QUICK_SETTINGS = ("fp32", "ckpt")
@@ -146,24 +159,63 @@ def inference(size: int, settings: list, base: str | None, device: str) -> list:
     return rows
 
 
+def _timed(run) -> float:
+    "Seconds of one call of `run` after a warm-up call."
+    run(); tick = time.perf_counter(); run()
+    return time.perf_counter() - tick
+
+
+def readback_parts(size: int, channels: int, device: str) -> list:
+    "Seconds of one call at `size` px, batch 1, of the full VAE decoder, the AutoencoderTiny decoder and a LatentReadout, for `channels`-channel latents."
+    import torch
+    from diffusers import AutoencoderKL, AutoencoderTiny
+    from cocogold.latent_readout import LatentReadout
+    torch.manual_seed(0)
+    vae = AutoencoderKL(**(SD2_VAE if channels == 4 else SD3_VAE)).to(device).eval()
+    tiny, readout = AutoencoderTiny(latent_channels=channels).to(device).eval(), LatentReadout(latent_channels=channels).to(device).eval()
+    latent = torch.randn(1, channels, size // 8, size // 8, device=device)
+    with torch.no_grad():
+        seconds = dict(decoder=_timed(lambda: vae.decode(latent).sample), tiny_decoder=_timed(lambda: tiny.decode(latent).sample),
+                       readout=_timed(lambda: readout(latent, latent)))
+    return [dict(kind="readback", size=size, channels=channels, **{f"{k}_seconds": v for k, v in seconds.items()},
+                 params={"decoder": sum(p.numel() for p in vae.decoder.parameters()), "tiny_decoder": sum(p.numel() for p in tiny.decoder.parameters()),
+                         "readout": sum(p.numel() for p in readout.parameters())}, rss_peak=peak_rss_gb(), cuda_peak=_cuda_peak_gb(device))]
+
+
 def sd3_inference(size: int, device: str) -> list:
-    "Seconds and peak memory of one SD3.5-medium-size transformer call and of the 16-channel VAE at `size` (no text encoders)."
+    """Seconds of one call of each SD3.5-medium-size part at `size` (the transformer at the pipeline's token count, CLIP-L and
+    CLIP-G on one prompt, the VAE), peak memory, parameter counts; T5-XXL's size from the meta device."""
     import torch
     from diffusers import AutoencoderKL, SD3Transformer2DModel
+    from transformers import CLIPTextConfig, CLIPTextModelWithProjection, T5Config, T5EncoderModel
     torch.manual_seed(0)
     transformer, vae = SD3Transformer2DModel(**SD35_MEDIUM).to(device).eval(), AutoencoderKL(**SD3_VAE).to(device).eval()
+    clip_l, clip_g = (CLIPTextModelWithProjection(CLIPTextConfig(**c)).to(device).eval() for c in (CLIP_L, CLIP_G))
+    with torch.device("meta"): t5_params = sum(p.numel() for p in T5EncoderModel(T5Config(**T5_XXL)).parameters())
     rss_model, n = peak_rss_gb(), size // 8
     with torch.no_grad():
-        x, context = torch.randn(1, 32, n, n, device=device), torch.randn(1, 333, 4096, device=device)
-        pooled, t = torch.randn(1, 2048, device=device), torch.tensor([1000.0], device=device)
+        x, context = torch.randn(1, 32, n, n, device=device), torch.randn(1, SD3_TEXT_TOKENS, 4096, device=device)
+        pooled, t, tokens = torch.randn(1, 2048, device=device), torch.tensor([1000.0], device=device), torch.randint(0, 49408, (1, 77), device=device)
         times = {}
-        for name, run in (("transformer", lambda: transformer(x, context, pooled, t).sample),
-                          ("decoder", lambda: vae.decode(x[:, :16]).sample),
-                          ("encoder", lambda: vae.encode(torch.rand(1, 3, size, size, device=device)).latent_dist.mean)):
+        for name, run in (("clip_l", lambda: clip_l(tokens)), ("clip_g", lambda: clip_g(tokens)),
+                          ("encoder", lambda: vae.encode(torch.rand(1, 3, size, size, device=device)).latent_dist.mean),
+                          ("transformer", lambda: transformer(x, context, pooled, t).sample),
+                          ("decoder", lambda: vae.decode(x[:, :16]).sample)):
             tick = time.perf_counter(); run(); times[name] = time.perf_counter() - tick
-    return [dict(kind="sd3-parts", size=size, params=sum(p.numel() for p in transformer.parameters()),
+    params = dict(transformer=sum(p.numel() for p in transformer.parameters()), clip_l=sum(p.numel() for p in clip_l.parameters()),
+                  clip_g=sum(p.numel() for p in clip_g.parameters()), vae=sum(p.numel() for p in vae.parameters()), t5=t5_params)
+    return [dict(kind="sd3-parts", size=size, tokens=(n // 2) ** 2 + SD3_TEXT_TOKENS, params=params,
                  **{f"{k}_seconds": v for k, v in times.items()}, rss_model=rss_model, rss_peak=peak_rss_gb(),
-                 cuda_peak=_cuda_peak_gb(device))]
+                 cuda_peak=_cuda_peak_gb(device), memory_by_arithmetic=sd3_memory_by_arithmetic(params))]
+
+
+def sd3_memory_by_arithmetic(params: dict) -> dict:
+    """GB that SD3.5 medium's parts need by parameter count alone (not measured; activations excluded): T5-XXL's weights
+    in fp32 / bf16, and training the transformer with AdamW: fp32 or bf16 autocast (fp32 weights, gradients and two
+    moments: 16 bytes/param), or bf16 weights and gradients with fp32 moments (2 + 2 + 8 = 12 bytes/param)."""
+    gb = lambda n, bytes_per: n * bytes_per / 2**30
+    return dict(t5_fp32=gb(params["t5"], 4), t5_bf16=gb(params["t5"], 2), train_fp32_adamw=gb(params["transformer"], 16),
+                train_bf16_weights_adamw=gb(params["transformer"], 12))
 
 
 def _in_process(queue, function, args):
@@ -192,11 +244,17 @@ def line(row: dict) -> str:
     if row["kind"] == "inference":
         return (f"infer {row['mode']:11} {row['steps']:2d} steps x{row['ensemble']} {row['size']:4d}px: {row['seconds']:7.1f} s/mask, "
                 f"peak {gb('rss_peak')}")
+    if row["kind"] == "readback":
+        d = row["decoder_seconds"]
+        return (f"readback  {row['size']:4d}px {row['channels']:2d} ch: decoder {d:.2f} s, AutoencoderTiny {row['tiny_decoder_seconds']:.3f} s "
+                f"({d / row['tiny_decoder_seconds']:.0f}x), LatentReadout {row['readout_seconds']:.4f} s ({d / row['readout_seconds']:.0f}x)")
     if row["kind"] in ("parts", "sd3-parts"):
         seconds = {k[:-8]: v for k, v in row.items() if k.endswith("_seconds")}
         total = sum(seconds.values())
         shares = ", ".join(f"{k} {v:.1f} s ({100 * v / total:.0f}%)" for k, v in seconds.items())
-        return f"{row['kind']:9} {row['size']:4d}px: {shares}; peak {gb('rss_peak')}"
+        extra = "" if row["kind"] == "parts" else (f"; T5-XXL (not loaded) {row['memory_by_arithmetic']['t5_bf16']:.1f} GB bf16, training the "
+                                                   f"transformer with AdamW needs {row['memory_by_arithmetic']['train_fp32_adamw']:.1f} GB before activations")
+        return f"{row['kind']:9} {row['size']:4d}px: {shares}; peak {gb('rss_peak')}{extra}"
     return f"error {row['args']}: {row['error']}"
 
 
@@ -218,8 +276,8 @@ def main():
     parser.add_argument("--objectives", nargs="+", default=["diffusion", "e2e"])
     parser.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
     parser.add_argument("--base", default=None, help="a real SD2 / Marigold folder instead of random SD2-size parts")
-    parser.add_argument("--sd3", action="store_true", help="also probe SD3.5-medium-size inference")
-    parser.add_argument("--no-inference", action="store_true", help="measure training steps only")
+    parser.add_argument("--measure", nargs="+", default=["train", "inference", "readback"], choices=MEASURES,
+                        help="what to measure: training steps, SD2 inference, mask read-backs, the SD3.5-medium probe")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--out", default="benchmarks/results/scale.jsonl")
     args = parser.parse_args()
@@ -233,9 +291,11 @@ def main():
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {args.threads} threads, device {device}, "
           f"load average {os.getloadavg()[0]:.1f}, torch {torch.__version__}")
     rows = []
-    jobs = [(train_step, o, s, size, args.steps, args.warmup, args.base, device) for size in args.sizes for o in args.objectives for s in args.settings]
-    jobs += [] if args.no_inference else [(inference, size, inference_settings, args.base, device) for size in args.sizes]
-    jobs += [(sd3_inference, size, device) for size in args.sizes] if args.sd3 else []
+    jobs = [(train_step, o, s, size, args.steps, args.warmup, args.base, device) for size in args.sizes for o in args.objectives for s in args.settings
+            if "train" in args.measure]
+    jobs += [(inference, size, inference_settings, args.base, device) for size in args.sizes if "inference" in args.measure]
+    jobs += [(readback_parts, size, c, device) for size in args.sizes for c in (4, 16) if "readback" in args.measure]
+    jobs += [(sd3_inference, size, device) for size in args.sizes if "sd3" in args.measure]
     with open(out, "a", buffering=1) as log:
         for function, *job in jobs:
             for row in measure(function, *job):
@@ -244,7 +304,7 @@ def main():
                 rows.append(row)
                 print(line(row), flush=True)
                 log.write(json.dumps(row) + "\n")
-    print(checkpointing_savings(rows))
+    if "train" in args.measure: print(checkpointing_savings(rows))
 
 
 if __name__ == "__main__":
