@@ -24,7 +24,7 @@ from matplotlib import colormaps
 from PIL import Image
 
 from .core import cli, load_rgb
-from .pipeline import CocogoldPipeline, load_pipeline, model_head
+from .pipeline import MASK_SOURCES, CocogoldPipeline, load_pipeline, model_head
 from .postprocess import overlay_mask
 from .targets import DEFAULT_THRESHOLDS
 
@@ -49,14 +49,17 @@ class ModelDefaults:
     threshold: float  # read-back threshold, [0, 1] colour units
     single_step: bool  # one deterministic pass: steps and ensemble do not apply
     resolution_step: int  # processing resolutions are multiples of this (the VAE's factor)
+    mask_from: str  # where masks come from by default: "decoder" or "latent" (`MASK_SOURCES`)
+    mask_sources: tuple  # the sources this model offers: the decoder, and the latent read-out when it has one
 
 
 def model_defaults(pipe: CocogoldPipeline) -> ModelDefaults:
     "The `ModelDefaults` of `pipe`'s config (an unset threshold is the key colour's `DEFAULT_THRESHOLDS` entry)."
     config = pipe.config
     threshold = DEFAULT_THRESHOLDS[config.key_colour] if config.threshold is None else config.threshold
+    sources = MASK_SOURCES if pipe.readout is not None else ("decoder",)
     return ModelDefaults(config.default_denoising_steps, config.default_processing_resolution, float(threshold),
-                         config.prediction_mode == "single_step", pipe.vae_scale_factor)
+                         config.prediction_mode == "single_step", pipe.vae_scale_factor, config.mask_from, sources)
 
 # %% ../nbs/20_app.ipynb #6b5fa256
 MAX_PIXELS = 4096 * 4096
@@ -98,7 +101,7 @@ class Segmentation:
     "What the app shows for one image and prompt (H x W the input's size)."
     mask: np.ndarray  # bool HxW
     overlay: Image.Image  # the input with the mask filled and outlined
-    prediction: Image.Image  # the painted image the mask is read back from
+    prediction: Image.Image | None  # the painted image the mask is read back from; None for a mask from the latent read-out
     uncertainty: Image.Image | None  # the members' disagreement (`uncertainty_image`), None for one member
     seconds: float  # the pipeline's run time
 
@@ -125,7 +128,8 @@ def _read_back_threshold(pipe: CocogoldPipeline, threshold: float | None):
 
 
 def segment(pipe: CocogoldPipeline, image: Image.Image, prompt: str, steps: int | None = None, ensemble_size: int = 1,
-            processing_resolution: int | None = None, threshold: float | None = None, seed: int = 0) -> Segmentation:
+            processing_resolution: int | None = None, threshold: float | None = None, seed: int = 0,
+            mask_from: str | None = None) -> Segmentation:
     """Segment what `prompt` names in `image` (PIL RGB) with `pipe`; None settings are the model's defaults.
     An empty prompt is the model's `fixed_prompt` for a class-agnostic model, else a ValueError, as is an invalid setting."""
     prompt = prompt.strip() if isinstance(prompt, str) else ""
@@ -137,10 +141,10 @@ def segment(pipe: CocogoldPipeline, image: Image.Image, prompt: str, steps: int 
     with _read_back_threshold(pipe, threshold):
         out = pipe(image, prompt or None, num_inference_steps=None if steps is None else int(steps), ensemble_size=ensemble_size,
                    processing_resolution=None if processing_resolution is None else int(processing_resolution),
-                   generator=torch.Generator().manual_seed(int(seed)), output_uncertainty=ensemble_size > 1)
+                   generator=torch.Generator().manual_seed(int(seed)), output_uncertainty=ensemble_size > 1, mask_from=mask_from)
     seconds = time.perf_counter() - tick
     mask = out.mask[0]
-    prediction = Image.fromarray((np.clip(out.prediction[0], 0, 1) * 255).round().astype(np.uint8))
+    prediction = None if out.prediction is None else Image.fromarray((np.clip(out.prediction[0], 0, 1) * 255).round().astype(np.uint8))
     uncertainty = uncertainty_image(out.uncertainty[0]) if ensemble_size > 1 else None
     return Segmentation(mask, outlined_overlay(image, mask), prediction, uncertainty, seconds)
 
@@ -182,9 +186,9 @@ def build_app(pipe: CocogoldPipeline, examples: list = (), max_pixels: int = MAX
     same inputs and answers with the mask PNG."""
     gr, d = _gradio(), model_defaults(pipe)
 
-    def predict(path, prompt, steps, ensemble_size, resolution, threshold, seed) -> Segmentation:
+    def predict(path, prompt, steps, ensemble_size, resolution, threshold, seed, mask_from) -> Segmentation:
         if path is None: raise ValueError("no image: upload one or pick an example")
-        return segment(pipe, read_upload(path, max_pixels), prompt, steps, ensemble_size, resolution, threshold, seed)
+        return segment(pipe, read_upload(path, max_pixels), prompt, steps, ensemble_size, resolution, threshold, seed, mask_from)
 
     def views(*inputs):
         s = predict(*inputs)
@@ -207,8 +211,12 @@ def build_app(pipe: CocogoldPipeline, examples: list = (), max_pixels: int = MAX
                                          interactive=not d.single_step)
                     resolution = gr.Slider(0, 1024, value=d.processing_resolution, step=d.resolution_step,
                                            label="processing resolution", info="longest side the model sees; 0 for the image's own")
-                    threshold = gr.Slider(0, 1, value=d.threshold, step=0.01, label="read-back threshold")
+                    threshold = gr.Slider(0, 1, value=d.threshold, step=0.01, label="read-back threshold",
+                                          info="of the painted colour (mask from the decoder)")
                     seed = gr.Number(value=0, precision=0, label="seed")
+                    mask_from = gr.Radio(list(d.mask_sources), value=d.mask_from, label="mask from", elem_id="mask_from",
+                                         info="decoder: read from the painted image; latent: the distilled read-out, no image decoded",
+                                         visible=len(d.mask_sources) > 1)
                 if examples: gr.Examples(examples, inputs=[image, prompt], label="examples (synthetic images)")
             with gr.Column():
                 overlay = gr.Image(label="mask over the image", format="png", interactive=False, elem_id="overlay")
@@ -217,7 +225,7 @@ def build_app(pipe: CocogoldPipeline, examples: list = (), max_pixels: int = MAX
                     uncertainty = gr.Image(label="uncertainty (ensemble > 1)", format="png", interactive=False, visible=not d.single_step)
                 mask = gr.Image(label="mask PNG (input size)", type="pil", format="png", interactive=False, buttons=["download"])
                 status = gr.Markdown(elem_id="status")
-        inputs = [image, prompt, steps, ensemble, resolution, threshold, seed]
+        inputs = [image, prompt, steps, ensemble, resolution, threshold, seed, mask_from]
         for trigger in (button.click, prompt.submit):
             trigger(_as_message(gr, views), inputs, [overlay, prediction, uncertainty, mask, status],
                     api_visibility="undocumented", concurrency_id="model")
