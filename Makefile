@@ -42,10 +42,12 @@ backbone-results: setup
 
 # The latent read-out the distillation docs quote: distilled for the bundled demo model on the demo's splits (train
 # 600 images; scored on test, 120 images of seen and unseen categories) -> nbs/results/readout.json.
+readout-results: DEMO_CATEGORIES = $(shell $(PY) -c "from cocogold.demo import DemoConfig as c; print(','.join(c.seen + c.unseen))")
 readout-results: setup
 	$(PY) -c "from cocogold.demo import DemoConfig, make_splits; make_splits('demo_readout/data', DemoConfig())"
 	$(BIN)/cocogold_distill_readout --model cocogold/assets/demo_model --data-root demo_readout/data --size 64 --min-side 64 \
-	  --samples 600 --val-split test --val-samples 120 --out demo_readout/model
+	  --samples 600 --val-split test --val-samples 120 --out demo_readout/model \
+	  --val-categories "$(DEMO_CATEGORIES)"
 	cp demo_readout/model/readout/distillation.json nbs/results/readout.json
 
 sync: setup

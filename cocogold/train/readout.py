@@ -33,11 +33,13 @@ _logger = logging.getLogger(__name__)
 # %% ../../nbs/16f_readout_training.ipynb #9a5f0ea1
 @dataclass
 class TeacherLatents:
-    "Distillation data of N samples: latents N x C x h x w, the full decoder's masks and the true masks (bool N x H x W)."
+    """Distillation data of N samples: latents N x C x h x w, the full decoder's masks and the true masks (bool N x H x W),
+    and the samples' category names ("" for a sample without one)."""
     image_latent: torch.Tensor
     clean_latent: torch.Tensor
     decoder_mask: torch.Tensor
     true_mask: torch.Tensor
+    categories: list
 
     def __len__(self): return len(self.image_latent)
 
@@ -51,7 +53,7 @@ def teacher_latents(pipe, dataset, n_samples: int | None = None, batch_size: int
     n_samples = len(dataset) if n_samples is None else n_samples
     if not 1 <= n_samples <= len(dataset): raise ValueError(f"n_samples must be in 1..{len(dataset)} (the dataset's size), got {n_samples}")
     steps = pipe.config.default_denoising_steps if num_inference_steps is None else num_inference_steps
-    generator, parts = torch.Generator().manual_seed(seed), []
+    generator, parts, categories = torch.Generator().manual_seed(seed), [], []
     for start in range(0, n_samples, batch_size):
         samples = [dataset[i] for i in range(start, min(start + batch_size, n_samples))]
         pixels = torch.stack([s["image"] for s in samples]).to(pipe.device, pipe.dtype)
@@ -60,7 +62,8 @@ def teacher_latents(pipe, dataset, n_samples: int | None = None, batch_size: int
         decoded = to_unit(pipe.backbone.decode_latents(clean_latent)).float()
         masks = read_mask(decoded, pipe.codec.target, pipe.codec.threshold, pipe.config.opening_kernel)
         parts.append((image_latent.float().cpu(), clean_latent.float().cpu(), masks.cpu(), torch.stack([s["mask"] for s in samples])))
-    return TeacherLatents(*(torch.cat(p) for p in zip(*parts)))
+        categories += [s.get("category", "") for s in samples]
+    return TeacherLatents(*(torch.cat(p) for p in zip(*parts)), categories)
 
 # %% ../../nbs/16f_readout_training.ipynb #f8b4fc56
 def distill_readout(teacher: TeacherLatents, steps: int = 400, batch_size: int = 32, lr: float = 2e-3, seed: int = 0,
@@ -85,15 +88,25 @@ def distill_readout(teacher: TeacherLatents, steps: int = 400, batch_size: int =
 
 # %% ../../nbs/16f_readout_training.ipynb #463957c6
 @torch.no_grad()
-def readout_scores(readout: LatentReadout, teacher: TeacherLatents) -> dict:
+def readout_scores(readout: LatentReadout, teacher: TeacherLatents, seen_categories=None) -> dict:
     """Mean IoU of the read-out's masks with the decoder's (`agreement`) and with the true masks (`readout_miou`), and of
-    the decoder's masks with the true ones (`decoder_miou`), over the samples of `teacher`."""
+    the decoder's masks with the true ones (`decoder_miou`), over the samples of `teacher`; with `seen_categories` (the
+    read-out's training categories), the same under `seen` and `unseen` for the samples in and out of them."""
     masks = readout(teacher.clean_latent, teacher.image_latent)[:, 0] > 0
     if masks.shape != teacher.decoder_mask.shape:
         raise ValueError(f"the read-out gives {tuple(masks.shape[1:])} masks for {tuple(teacher.decoder_mask.shape[1:])} ones: its scale_factor is not the VAE's")
-    mean = lambda a, b: sum(mask_iou(x, y) for x, y in zip(a, b)) / len(a)
+    scores = _mean_ious(masks, teacher, range(len(teacher)))
+    if seen_categories is None: return scores
+    seen = [c in set(seen_categories) for c in teacher.categories]
+    groups = {"seen": [i for i, s in enumerate(seen) if s], "unseen": [i for i, s in enumerate(seen) if not s]}
+    return {**scores, **{name: _mean_ious(masks, teacher, rows) if rows else None for name, rows in groups.items()}}
+
+
+def _mean_ious(masks: torch.Tensor, teacher: TeacherLatents, rows) -> dict:
+    "The three mean IoUs of `readout_scores` over the samples `rows` of `teacher` (`masks`: the read-out's)."
+    mean = lambda a, b: sum(mask_iou(a[i], b[i]) for i in rows) / len(rows)
     return dict(agreement=mean(masks, teacher.decoder_mask), readout_miou=mean(masks, teacher.true_mask),
-                decoder_miou=mean(teacher.decoder_mask, teacher.true_mask), n_samples=len(teacher))
+                decoder_miou=mean(teacher.decoder_mask, teacher.true_mask), n_samples=len(rows))
 
 # %% ../../nbs/16f_readout_training.ipynb #d601b2e7
 @torch.no_grad()
@@ -124,6 +137,7 @@ class DistillOptions:
     samples: int = option(512, "training samples (teacher latents)")
     val_split: str = option("val", "split the read-out is scored on")
     val_samples: int = option(128, "samples scored")
+    val_categories: tuple = option((), "categories scored (e.g. seen and unseen ones); empty: those of --categories")
     steps: int = option(400, "AdamW steps")
     batch_size: int = option(32, "samples per step (and per teacher batch)")
     lr: float = option(2e-3, "learning rate")
@@ -140,8 +154,9 @@ class DistillConfig:
 
 
 DISTILL_FLAGS = {
-    **{f"--{name.replace('_', '-')}": f"distill.{name}" for name in ("model", "out", "split", "samples", "val_split", "val_samples", "steps",
-                                                                    "batch_size", "lr", "hidden_channels", "layers", "seed")},
+    **{f"--{name.replace('_', '-')}": f"distill.{name}" for name in ("model", "out", "split", "samples", "val_split", "val_samples",
+                                                                    "val_categories", "steps", "batch_size", "lr", "hidden_channels",
+                                                                    "layers", "seed")},
     **{f"--{name.replace('_', '-')}": f"data.{name}" for name in ("categories", "size", "min_side", "difficulty")},
     "--dataset": "data.source", "--data-root": "data.root"}
 
@@ -160,25 +175,27 @@ def _check_options(options: DistillOptions) -> Path:
     return out
 
 
-def _teacher(pipe, data: DataConfig, split: str, n_samples: int, options: DistillOptions) -> tuple:
-    "`(teacher, skipped)`: the teacher latents of the first `n_samples` of `split` (fewer when the split is smaller) and the skip counts."
-    dataset = open_dataset(data, split, seed=options.seed)
+def _teacher(pipe, data: DataConfig, split: str, n_samples: int, options: DistillOptions, categories: tuple = ()) -> tuple:
+    """`(teacher, skipped)`: the teacher latents of the first `n_samples` of `split` (fewer when the split is smaller) and the
+    skip counts; `categories` replace `data.categories` when given."""
+    overrides = dict(categories=list(categories)) if categories else {}
+    dataset = open_dataset(data, split, seed=options.seed, **overrides)
     teacher = teacher_latents(pipe, dataset, min(n_samples, len(dataset)), options.batch_size, seed=options.seed)
     return teacher, dict(getattr(dataset, "skipped", {}))
 
 # %% ../../nbs/16f_readout_training.ipynb #aac3a0d8
 def distill_model_readout(config: DistillConfig) -> dict:
-    """Distil a read-out for `config.distill.model` on the data `config.data` describes, score and time it on the
-    validation split, and write the model with its read-out to `config.distill.out`; returns the report written to
+    """Distil a read-out for `config.distill.model` on the data `config.data` describes, score it on the validation split
+    (also by group: `seen` are the categories of its training samples, `unseen` the others) and time it there, and write the model with its read-out to `config.distill.out`; returns the report written to
     `OUT/readout/distillation.json`."""
     data, options = config.data, config.distill
     out = _check_options(options)
     pipe = load_pipeline(options.model)
     pipe.set_progress_bar_config(disable=True)
     train, train_skipped = _teacher(pipe, data, options.split, options.samples, options)
-    val, val_skipped = _teacher(pipe, data, options.val_split, options.val_samples, options)
+    val, val_skipped = _teacher(pipe, data, options.val_split, options.val_samples, options, options.val_categories)
     readout, log = distill_readout(train, options.steps, options.batch_size, options.lr, options.seed, options.hidden_channels, options.layers)
-    report = dict(scores=readout_scores(readout, val), timing=readback_seconds(pipe, readout, val), n_train=len(train),
+    report = dict(scores=readout_scores(readout, val, seen_categories=set(train.categories)), timing=readback_seconds(pipe, readout, val), n_train=len(train),
                   skipped={options.split: train_skipped, options.val_split: val_skipped}, cpu_seconds=log["cpu_seconds"],
                   losses=log["losses"], settings=dict(asdict(options), data_root=str(data.root), source=data.source, size=data.size),
                   measured=dict(date=time.strftime("%Y-%m-%d"), cpus=len(os.sched_getaffinity(0)), load=os.getloadavg()[0],
@@ -191,6 +208,13 @@ def distill_model_readout(config: DistillConfig) -> dict:
     return report
 
 
+def _by_group(scores: dict) -> str:
+    "The read-out's and the decoder's mIoU on the seen and unseen categories, for `distilled_line`."
+    groups = [f"{name} {100 * g['readout_miou']:.1f}% vs {100 * g['decoder_miou']:.1f}%" for name in ("seen", "unseen")
+              if (g := scores.get(name))]
+    return f" ({', '.join(groups)})" if groups else ""
+
+
 def distilled_line(report: dict, out) -> str:
     "The one line `cocogold_distill_readout` ends with: data, steps, agreement, IoU cost, speed-up and where the model is."
     s, t, o = report["scores"], report["timing"], report["settings"]
@@ -198,7 +222,7 @@ def distilled_line(report: dict, out) -> str:
     return (f"distilled a latent read-out from {report['n_train']} samples of {o['split']}{fewer(report['n_train'], o['samples'])} "
             f"({o['steps']} steps, {report['cpu_seconds']:.0f} CPU-s): "
             f"on {s['n_samples']} {o['val_split']} samples{fewer(s['n_samples'], o['val_samples'])} it agrees with the decoder's masks at IoU {100 * s['agreement']:.1f}%, "
-            f"mIoU {100 * s['readout_miou']:.1f}% vs the decoder's {100 * s['decoder_miou']:.1f}%; read-back {1000 * t['latent_seconds']:.1f} ms "
+            f"mIoU {100 * s['readout_miou']:.1f}% vs the decoder's {100 * s['decoder_miou']:.1f}%{_by_group(s)}; read-back {1000 * t['latent_seconds']:.1f} ms "
             f"vs {1000 * t['decoder_seconds']:.1f} ms per image ({t['speedup']:.1f}x); model with read-out in {out} (predict with --mask-from latent)")
 
 
