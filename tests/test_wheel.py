@@ -48,3 +48,14 @@ def test_wheel_imports(installed_wheel):
 def test_console_script_help(installed_wheel, script):
     out = run(str(installed_wheel / script), "--help")
     assert "usage" in out.stdout.lower()
+
+
+def test_bundled_files_name_no_path_of_the_machine_that_made_them():
+    "A bundled text file (model card, configs) holds no absolute path of a checkout, home or scratch folder."
+    import re
+    absolute = re.compile(r"(?<![\w.~-])/(?:work|home|root|tmp|Users|mnt)/[\w.-]+")
+    found = {}
+    for path in (ROOT / "cocogold" / "assets").rglob("*"):
+        if path.suffix in {".md", ".json", ".txt", ".yaml", ".yml"}:
+            if hits := absolute.findall(path.read_text(errors="ignore")): found[str(path.relative_to(ROOT))] = hits[:3]
+    assert not found, found
