@@ -98,8 +98,9 @@ def readout_scores(readout: LatentReadout, teacher: TeacherLatents, seen_categor
         raise ValueError(f"the read-out gives {tuple(masks.shape[1:])} masks for {tuple(teacher.decoder_mask.shape[1:])} ones: its scale_factor is not the VAE's")
     scores = _mean_ious(masks, teacher, range(len(teacher)))
     if seen_categories is None: return scores
-    seen = [c in set(seen_categories) for c in teacher.categories]
-    groups = {"seen": [i for i, s in enumerate(seen) if s], "unseen": [i for i, s in enumerate(seen) if not s]}
+    seen = set(seen_categories)
+    groups = {"seen": [i for i, c in enumerate(teacher.categories) if c in seen],
+              "unseen": [i for i, c in enumerate(teacher.categories) if c not in seen]}
     return {**scores, **{name: _mean_ious(masks, teacher, rows) if rows else None for name, rows in groups.items()}}
 
 
@@ -178,16 +179,18 @@ def _check_options(options: DistillOptions) -> Path:
 
 def _teacher(pipe, data: DataConfig, split: str, n_samples: int, options: DistillOptions, categories: tuple = ()) -> tuple:
     """`(teacher, skipped)`: the teacher latents of the first `n_samples` of `split` (fewer when the split is smaller) and the
-    skip counts; `categories` replace `data.categories` when given."""
+    skip counts; `categories` replace `data.categories` when given. A dataset's refusal names the split."""
     overrides = dict(categories=list(categories)) if categories else {}
-    dataset = open_dataset(data, split, seed=options.seed, **overrides)
+    try: dataset = open_dataset(data, split, seed=options.seed, **overrides)
+    except ValueError as e: raise ValueError(f"{split} split: {e}") from None
     teacher = teacher_latents(pipe, dataset, min(n_samples, len(dataset)), options.batch_size, seed=options.seed)
     return teacher, dict(getattr(dataset, "skipped", {}))
 
 # %% ../../nbs/16f_readout_training.ipynb #aac3a0d8
 def distill_model_readout(config: DistillConfig) -> dict:
     """Distil a read-out for `config.distill.model` on the data `config.data` describes, score it on the validation split
-    (also by group: `seen` are the categories of its training samples, `unseen` the others) and time it there, and write the model with its read-out to `config.distill.out`; returns the report written to
+    (also by group: `seen` are the categories of its training samples, `unseen` the others) and time it there, and write
+    the model with its read-out (and its card's `READOUT_SECTION`) to `config.distill.out`; returns the report written to
     `OUT/readout/distillation.json`."""
     data, options = config.data, config.distill
     out = _check_options(options)
@@ -196,7 +199,8 @@ def distill_model_readout(config: DistillConfig) -> dict:
     train, train_skipped = _teacher(pipe, data, options.split, options.samples, options)
     val, val_skipped = _teacher(pipe, data, options.val_split, options.val_samples, options, options.val_categories)
     readout, log = distill_readout(train, options.steps, options.batch_size, options.lr, options.seed, options.hidden_channels, options.layers)
-    report = dict(scores=readout_scores(readout, val, seen_categories=set(train.categories)), timing=readback_seconds(pipe, readout, val), n_train=len(train),
+    report = dict(scores=readout_scores(readout, val, seen_categories=train.categories), timing=readback_seconds(pipe, readout, val),
+                  n_train=len(train),
                   skipped={options.split: train_skipped, options.val_split: val_skipped}, cpu_seconds=log["cpu_seconds"],
                   losses=log["losses"], settings=dict(asdict(options), data_root=str(data.root), source=data.source, size=data.size),
                   measured=dict(date=time.strftime("%Y-%m-%d"), cpus=len(os.sched_getaffinity(0)), load=os.getloadavg()[0],
@@ -210,6 +214,14 @@ def distill_model_readout(config: DistillConfig) -> dict:
     return report
 
 
+def _scores_phrase(scores: dict) -> str:
+    "`readout_scores` in words, for the card and `distilled_line`: agreement, both mIoUs, and by group when scored so."
+    groups = [f"{name} {100 * g['readout_miou']:.1f}% vs {100 * g['decoder_miou']:.1f}%" for name in ("seen", "unseen")
+              if (g := scores.get(name))]
+    return (f"it agrees with the decoder's masks at IoU {100 * scores['agreement']:.1f}%, mIoU {100 * scores['readout_miou']:.1f}% "
+            f"vs the decoder's {100 * scores['decoder_miou']:.1f}%" + (f" ({', '.join(groups)})" if groups else ""))
+
+
 READOUT_SECTION = "## Latent read-out"
 
 
@@ -220,20 +232,12 @@ def add_readout_to_card(card_path, report: dict) -> None:
     s, t, o = report["scores"], report["timing"], report["settings"]
     section = (f"{READOUT_SECTION}\n\nA `LatentReadout` distilled from this model's own decoder masks ({report['n_train']} samples of "
                f"{o['split']}, {o['steps']} steps) reads the mask from the predicted latent without decoding it. On {s['n_samples']} "
-               f"{o['val_split']} samples it agrees with the decoder's masks at IoU {100 * s['agreement']:.1f}% and scores "
-               f"{100 * s['readout_miou']:.1f}% mIoU against the decoder's {100 * s['decoder_miou']:.1f}%{_by_group(s)}; the read-back "
+               f"{o['val_split']} samples {_scores_phrase(s)}; the read-back "
                f"is {t['speedup']:.1f}x faster than the decoder's. Measurements: `readout/distillation.json`.\n\n"
                "```python\nfrom cocogold.pipeline import load_pipeline\n"
                "pipe = load_pipeline(\"path/to/this/model\", mask_from=\"latent\")\n```\n\n"
                "or `cocogold_predict ... --mask-from latent`; the app offers a \"mask from\" switch.\n")
     Path(card_path).write_text(f"{card}\n\n{section}")
-
-
-def _by_group(scores: dict) -> str:
-    "The read-out's and the decoder's mIoU on the seen and unseen categories, for `distilled_line`."
-    groups = [f"{name} {100 * g['readout_miou']:.1f}% vs {100 * g['decoder_miou']:.1f}%" for name in ("seen", "unseen")
-              if (g := scores.get(name))]
-    return f" ({', '.join(groups)})" if groups else ""
 
 
 def distilled_line(report: dict, out) -> str:
@@ -242,8 +246,8 @@ def distilled_line(report: dict, out) -> str:
     fewer = lambda n, asked: f" (of {asked} asked for: all the usable samples of the split)" if n < asked else ""
     return (f"distilled a latent read-out from {report['n_train']} samples of {o['split']}{fewer(report['n_train'], o['samples'])} "
             f"({o['steps']} steps, {report['cpu_seconds']:.0f} CPU-s): "
-            f"on {s['n_samples']} {o['val_split']} samples{fewer(s['n_samples'], o['val_samples'])} it agrees with the decoder's masks at IoU {100 * s['agreement']:.1f}%, "
-            f"mIoU {100 * s['readout_miou']:.1f}% vs the decoder's {100 * s['decoder_miou']:.1f}%{_by_group(s)}; read-back {1000 * t['latent_seconds']:.1f} ms "
+            f"on {s['n_samples']} {o['val_split']} samples{fewer(s['n_samples'], o['val_samples'])} {_scores_phrase(s)}; "
+            f"read-back {1000 * t['latent_seconds']:.1f} ms "
             f"vs {1000 * t['decoder_seconds']:.1f} ms per image ({t['speedup']:.1f}x); model with read-out in {out} (predict with --mask-from latent)")
 
 
